@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up the environment if needed, then run the course's main job.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/scripts/bootstrap.sh"
+cd "$project_root"
+
+echo "== Inference with the pretrained network on the MNIST test set =="
+python mymodules/mnist_prac.py

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up the environment if needed, then run the linter and the test suite.
+# Extra arguments go to pytest, for example: ./test.sh -k softmax
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/scripts/bootstrap.sh"
+cd "$project_root"
+
+ruff check .
+python -m pytest "$@"
