@@ -6,4 +6,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/scripts/bootstrap.sh"
 cd "$project_root"
 
 ruff check .
+ruff format --check .
 python -m pytest "$@"

@@ -141,7 +141,9 @@ def find_problem(path, spec):
 
     size = os.path.getsize(path)
     if size != spec.size:
-        return f"大きさが {size:,} バイトで、正しい大きさ {spec.size:,} バイトと違います"
+        return (
+            f"大きさが {size:,} バイトで、正しい大きさ {spec.size:,} バイトと違います"
+        )
 
     digest = sha256_of(path)
     if digest != spec.sha256:
@@ -287,7 +289,9 @@ def describe_error(error, timeout):
     if timed_out or "timed out" in str(error).lower():
         return f"{timeout} 秒待っても応答がありませんでした"
     text = str(error)
-    if any(sign in text for sign in ("NameResolution", "Name or service", "getaddrinfo")):
+    if any(
+        sign in text for sign in ("NameResolution", "Name or service", "getaddrinfo")
+    ):
         return "サーバー名を解決できませんでした（インターネットにつながっていない可能性があります）"
     if "refused" in text.lower():
         return "接続を拒否されました"

@@ -112,7 +112,8 @@ def read_weight_file(path):
     problems = _find_weight_problems(network)
     if problems:
         expected = ", ".join(
-            f"{name} {shape} {EXPECTED_DTYPE}" for name, shape in EXPECTED_SHAPES.items()
+            f"{name} {shape} {EXPECTED_DTYPE}"
+            for name, shape in EXPECTED_SHAPES.items()
         )
         raise ValueError(
             f"{path} は 784-50-100-10 のネットワークの重みではありません。\n"
@@ -139,7 +140,9 @@ def _find_weight_problems(network):
         if value is None:
             continue
         if not isinstance(value, np.ndarray):
-            problems.append(f"{name} が NumPy 配列ではなく {type(value).__name__} でした")
+            problems.append(
+                f"{name} が NumPy 配列ではなく {type(value).__name__} でした"
+            )
         elif value.shape != shape or value.dtype != EXPECTED_DTYPE:
             problems.append(
                 f"{name} が shape {value.shape}、dtype {value.dtype} でした"
