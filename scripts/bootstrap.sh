@@ -10,8 +10,8 @@ project_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv_dir=${COURSE_VENV:-$project_root/.venv}
 python_bin=${PYTHON:-python3}
 
-if ! "$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
-    echo "error: Python 3.10 or newer is required, but '$python_bin' is" \
+if ! "$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "error: Python 3.11 or newer is required, but '$python_bin' is" \
         "$("$python_bin" --version 2>&1 || echo missing)." \
         "Install a newer Python or set PYTHON=/path/to/python3." >&2
     exit 1
