@@ -24,7 +24,7 @@ from pathlib import Path
 ENV_DATA_DIR = "COURSE_DATA_DIR"
 CACHE_NAME = "nn-output-layer"
 
-# Seconds to wait for a server to answer or to send the next chunk.
+# Seconds to wait for a server to respond or to send the next chunk.
 DEFAULT_TIMEOUT = 30
 
 # Permissions of downloaded and cached files; mkstemp alone would leave them 0600.

@@ -48,6 +48,10 @@ _ALLOWED_GLOBALS = {
 }
 
 
+class UnsafePickleError(pickle.UnpicklingError):
+    """pickle が NumPy 配列と組み込みの入れ物以外を復元しようとしたときのエラー。"""
+
+
 class ArrayOnlyUnpickler(pickle.Unpickler):
     """NumPy 配列と、辞書やリストなどの組み込みの入れ物だけを復元する Unpickler。"""
 
@@ -55,7 +59,7 @@ class ArrayOnlyUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED_GLOBALS[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(
+            raise UnsafePickleError(
                 f"このファイルは NumPy 配列以外のもの（{module}.{name}）を読み込もうと"
                 "しました。安全のため読み込みを中止しました。"
                 "正しい sample_weight.pkl を入手し直してください。"
@@ -95,15 +99,25 @@ def read_weight_file(path):
 
     Raises
     ------
+    UnsafePickleError
+        NumPy 配列以外のもの（関数など）を復元しようとしたとき。
     pickle.UnpicklingError
-        NumPy 配列以外のものを復元しようとしたとき、または pickle として読めないとき。
+        pickle として読めないとき（途中で切れている、壊れている）。
     ValueError
         名前、shape、dtype のどれかが 784-50-100-10 のネットワークと違うとき。
     """
     try:
         with open(path, "rb") as stream:
             network = ArrayOnlyUnpickler(stream).load()
-    except (EOFError, ValueError, TypeError, IndexError) as error:
+    except UnsafePickleError:
+        raise
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        IndexError,
+    ) as error:
         raise pickle.UnpicklingError(
             f"{path} を pickle として読めません（{type(error).__name__}: {error}）。"
             "ファイルが壊れています。正しい sample_weight.pkl を入手し直してください。"
