@@ -30,6 +30,9 @@ DEFAULT_TIMEOUT = 30
 # Permissions of downloaded and cached files; mkstemp alone would leave them 0600.
 FILE_MODE = 0o644
 
+# Bytes read from the network at a time (pooch's default of 1 KiB is slow).
+DOWNLOAD_CHUNK_BYTES = 64 * 1024
+
 # Files at least this large get a progress bar while downloading.
 PROGRESS_MIN_BYTES = 1_000_000
 
@@ -232,7 +235,9 @@ def download(spec, path, timeout=DEFAULT_TIMEOUT):
         os.close(descriptor)
         try:
             try:
-                http_get(url, temporary, timeout, spec.size >= PROGRESS_MIN_BYTES)
+                with open(temporary, "wb") as stream:
+                    writer = SizeLimitedWriter(stream, spec.size)
+                    http_get(url, writer, timeout, spec.size >= PROGRESS_MIN_BYTES)
                 problem = find_problem(temporary, spec)
             except OSError as error:
                 problem = describe_error(error, timeout)
@@ -254,8 +259,36 @@ def download(spec, path, timeout=DEFAULT_TIMEOUT):
     )
 
 
+class FileTooLargeError(OSError):
+    """サーバーが正しい大きさより多くのデータを送ってきたときのエラー。"""
+
+
+class SizeLimitedWriter:
+    """書き込みを ``limit`` バイトまでに制限するファイルのラッパー。
+
+    終わりのないデータを送るサーバーがディスクを埋めないよう、上限を超えた時点で
+    ``FileTooLargeError`` を送出してダウンロードを止めます。
+    """
+
+    def __init__(self, stream, limit):
+        self.stream = stream
+        self.limit = limit
+        self.written = 0
+
+    def write(self, data):
+        self.written += len(data)
+        if self.written > self.limit:
+            raise FileTooLargeError(
+                f"正しい大きさ {self.limit:,} バイトを超えるデータが送られてきました"
+            )
+        return self.stream.write(data)
+
+    def flush(self):
+        self.stream.flush()
+
+
 def http_get(url, destination, timeout, progressbar):
-    """``url`` の中身を ``destination`` に書く。
+    """``url`` の中身をファイルのようなオブジェクト ``destination`` に書く。
 
     pooch があればその HTTP ダウンローダー（進み具合の表示つき）を、なければ
     標準ライブラリの urllib を使います。通信の失敗は OSError として伝えます。
@@ -270,20 +303,23 @@ def http_get(url, destination, timeout, progressbar):
         import urllib.request
 
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            with open(destination, "wb") as output:
-                shutil.copyfileobj(response, output)
+            shutil.copyfileobj(response, destination)
         return
 
     try:
         import tqdm  # noqa: F401  (pooch needs tqdm for its progress bar)
     except ImportError:
         progressbar = False
-    downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)
+    downloader = pooch.HTTPDownloader(
+        progressbar=progressbar, timeout=timeout, chunk_size=DOWNLOAD_CHUNK_BYTES
+    )
     downloader(url, destination, None)
 
 
 def describe_error(error, timeout):
     """通信のエラーを、何が起きたかがわかる短い日本語にする。"""
+    if isinstance(error, FileTooLargeError):
+        return str(error)
     status = getattr(getattr(error, "response", None), "status_code", None)
     status = status or getattr(error, "code", None)
     if isinstance(status, int):

@@ -35,6 +35,9 @@ class MirrorHandler(BaseHTTPRequestHandler):
             return
         if behaviour == "slow":
             time.sleep(SLOW_SECONDS)
+        if behaviour == "endless":
+            self.send_endless_body()
+            return
         body = {"html": HTML_PAGE, "truncated": CONTENT[:1000]}.get(behaviour, CONTENT)
         try:
             self.send_response(200)
@@ -43,6 +46,16 @@ class MirrorHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             # The client timed out on the slow answer and closed the socket.
+            pass
+
+    def send_endless_body(self):
+        """Send chunks with no length until the client hangs up (bounded at 64 MiB)."""
+        self.send_response(200)
+        self.end_headers()
+        try:
+            for _ in range(1024):
+                self.wfile.write(b"\0" * 65536)
+        except (BrokenPipeError, ConnectionResetError):
             pass
 
     def log_message(self, format, *args):
@@ -196,3 +209,12 @@ def test_default_folder_falls_back_to_user_cache(tmp_path):
         check=True,
     )
     assert completed.stdout.strip() == str(tmp_path / "cache" / "nn-output-layer")
+
+
+@pytest.mark.parametrize("use_pooch", [True, False], ids=["pooch", "urllib"])
+def test_endless_body_stopped_at_size(server, tmp_path, monkeypatch, use_pooch):
+    if not use_pooch:
+        monkeypatch.setitem(sys.modules, "pooch", None)
+    with pytest.raises(ConnectionError, match="10,240 バイトを超える"):
+        fetch(spec(server, "endless"), tmp_path, timeout=TIMEOUT_SECONDS)
+    assert list((tmp_path / "sub").iterdir()) == []
