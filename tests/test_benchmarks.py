@@ -1,0 +1,156 @@
+"""Smoke tests of the benchmark suite: each part runs and its report is complete.
+
+These tests check the structure of the output, never the times, because the
+machines that run them are shared and their timings vary from run to run.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks import PROJECT_ROOT
+from benchmarks.report import PartResult, Row, Target, format_markdown, format_text
+
+EXPECTED_ROWS = {
+    "inference": [
+        "loop, 1 image at a time",
+        "batches of 1",
+        "batches of 10",
+        "batches of 100",
+        "batches of 1000",
+        "whole set at once",
+        "floor: 3 matrix products",
+    ],
+    "loading": [
+        "first load",
+        "first load, uint8",
+        "floor: decompress the .gz files",
+        "cached load",
+        "cached load, uint8",
+        "peer: pickle, the book's way",
+        "peer: pickle, uint8",
+        "new process: import, cached load",
+        "new process: pickle peer",
+        "new process: import NumPy alone",
+    ],
+    "softmax": [
+        "stable, (10000, 10) batch",
+        "naive, (10000, 10) batch",
+        "stable, 1 image (10,)",
+        "naive, 1 image (10,)",
+    ],
+}
+
+
+def run_benchmarks(arguments, data_dir, tmp_path):
+    """Run the suite in a new process and return its stdout and JSON record."""
+    record_path = tmp_path / "figures.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--data-dir", str(data_dir)]
+        + ["--json", str(record_path), "--plots", str(tmp_path)]
+        + arguments,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout, json.loads(record_path.read_text())
+
+
+@pytest.fixture(scope="module")
+def fast_parts(real_data_dir, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("benchmarks")
+    stdout, record = run_benchmarks(
+        ["--parts", "inference,loading,softmax", "--repeats", "1"],
+        real_data_dir,
+        tmp_path,
+    )
+    return stdout, record, tmp_path
+
+
+def test_fast_parts_report_every_row(fast_parts):
+    _, record, _ = fast_parts
+    for part in record["parts"]:
+        names = [row["name"] for row in part["rows"]]
+        assert names == EXPECTED_ROWS[part["key"]]
+
+
+def test_fast_parts_figures_positive(fast_parts):
+    _, record, _ = fast_parts
+    for part in record["parts"]:
+        for row in part["rows"]:
+            assert row["seconds"] > 0, row
+            if row["reference"]:
+                assert row["ratio"] > 0, row
+
+
+def test_fast_parts_references_exist(fast_parts):
+    _, record, _ = fast_parts
+    for part in record["parts"]:
+        names = {row["name"] for row in part["rows"]}
+        for row in part["rows"]:
+            if row["reference"]:
+                assert row["reference"] in names, row
+
+
+def test_fast_parts_check_all_targets(fast_parts):
+    _, record, _ = fast_parts
+    targets = {part["key"]: len(part["targets"]) for part in record["parts"]}
+    assert targets == {"inference": 2, "loading": 2, "softmax": 0}
+
+
+def test_fast_parts_print_tables(fast_parts):
+    stdout, _, _ = fast_parts
+    assert "Inference on the 10,000 MNIST test images" in stdout
+    assert "Loading the MNIST test split" in stdout
+    assert "Softmax: stable vs naive" in stdout
+    assert "Targets met: " in stdout
+
+
+def test_fast_parts_describe_machine(fast_parts):
+    stdout, record, _ = fast_parts
+    assert set(record["machine"]) >= {"CPU", "cores", "memory", "Python", "NumPy"}
+    assert "python -m benchmarks.run --data-dir" in stdout
+
+
+def test_fast_parts_write_inference_plot(fast_parts):
+    _, _, tmp_path = fast_parts
+    plot = tmp_path / "benchmark-inference.png"
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unknown_part_rejected(real_data_dir, tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--parts", "training"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "unknown part 'training'" in completed.stderr
+
+
+def test_target_at_least_verdicts():
+    assert Target("speed-up", 8.0, 8, at_least=True).met
+    assert not Target("speed-up", 7.9, 8, at_least=True).met
+
+
+def test_target_at_most_verdicts():
+    assert Target("multiple", 1.5, 1.5, at_least=False).met
+    assert not Target("multiple", 1.6, 1.5, at_least=False).met
+
+
+def test_table_layouts_contain_rows():
+    part = PartResult(key="demo", title="Demo")
+    part.rows = [Row("fast", 0.002, "slow", 0.5), Row("slow", 0.004)]
+    part.targets = [Target("fast vs slow", 2.0, 1.5, at_least=True)]
+    for layout in (format_text, format_markdown):
+        text = layout(part)
+        assert "fast" in text
+        assert "2 ms" in text
+        assert "0.50x" in text
+        assert "target >= 1.5x) met" in text
