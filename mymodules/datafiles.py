@@ -108,7 +108,9 @@ def user_cache_dir():
     try:
         import platformdirs
     except ImportError:
-        return Path.home() / ".cache" / CACHE_NAME
+        # The XDG rule that platformdirs follows on Linux, enough where it is missing.
+        cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        return Path(cache_home) / CACHE_NAME
     return Path(platformdirs.user_cache_dir(CACHE_NAME))
 
 
