@@ -22,6 +22,8 @@ IMAGE_SHAPE = (28, 28)
 # Locally requirements.txt installs matplotlib-fontja; Colab has no Japanese font and
 # the course installs nothing there, so the same file is downloaded into the data
 # folder instead. Size and SHA-256 are those of the file in the 1.1.0 wheel.
+# NOTE: the URLs (tag 1.1.0 of ciffelia/matplotlib-fontja) could not be fetched
+# from the machines this was written on; the size and hash reject any other file.
 IPAEX_GOTHIC = DataFile(
     name="fonts/ipaexg.ttf",
     size=6_099_900,
@@ -55,8 +57,8 @@ def use_japanese_font(data_dir=None):
     try:
         import matplotlib_fontja
     except ImportError:
-        matplotlib_fontja = None
-    if matplotlib_fontja is not None:
+        pass
+    else:
         matplotlib_fontja.japanize()
         return plt.rcParams["font.family"][0]
 
