@@ -36,9 +36,7 @@ def test_font_comes_from_matplotlib_fontja_when_installed():
     assert plotting.use_japanese_font() == "IPAexGothic"
 
 
-def test_font_file_in_the_data_folder_is_used_without_matplotlib_fontja(
-    without_matplotlib_fontja, tmp_path
-):
+def test_font_from_data_folder_without_fontja(without_matplotlib_fontja, tmp_path):
     fonts = tmp_path / "fonts"
     fonts.mkdir()
     shutil.copyfile(FONTJA_TTF, fonts / "ipaexg.ttf")
@@ -46,7 +44,7 @@ def test_font_file_in_the_data_folder_is_used_without_matplotlib_fontja(
     assert plt.rcParams["font.family"] == ["IPAexGothic"]
 
 
-def test_missing_font_is_explained_without_matplotlib_fontja(
+def test_missing_font_is_explained_without_fontja(
     without_matplotlib_fontja, tmp_path, monkeypatch, capsys
 ):
     # A COURSE_DATA_DIR folder is only read, so nothing is downloaded.
@@ -55,7 +53,7 @@ def test_missing_font_is_explained_without_matplotlib_fontja(
     assert "日本語フォントを用意できませんでした" in capsys.readouterr().out
 
 
-def test_plot_bars_writes_nan_where_there_is_no_bar():
+def test_plot_bars_labels_nan_values():
     _, ax = plt.subplots()
     plotting.plot_bars(ax, [np.nan, 0.5], ["0", "1"])
     assert [text.get_text() for text in ax.texts] == ["nan", "0.5"]
@@ -74,11 +72,11 @@ def test_show_digits_titles_each_image():
     assert titles == [str(i) for i in range(12)]
 
 
-def test_show_digits_leaves_the_cells_after_the_last_image_empty():
+def test_show_digits_blank_cells_after_last_image():
     figure = plotting.show_digits(np.zeros((12, 1, 28, 28)), ncols=5)
     assert len(figure.axes) == 15
 
 
-def test_show_digits_rejects_images_that_are_not_28_by_28():
+def test_show_digits_rejects_wrong_image_size():
     with pytest.raises(ValueError, match="28x28"):
         plotting.show_digits(np.zeros((3, 100)))
