@@ -16,6 +16,7 @@
 """
 
 import hashlib
+import http.client
 import os
 import tempfile
 from dataclasses import dataclass
@@ -58,6 +59,14 @@ class DataFile:
     sha256: str
     urls: tuple
 
+    def __post_init__(self):
+        parts = Path(self.name).parts
+        if Path(self.name).is_absolute() or ".." in parts or not parts:
+            raise ValueError(
+                f"DataFile.name must be a relative path inside the data folder, "
+                f"got {self.name!r}."
+            )
+
 
 @dataclass(frozen=True)
 class DataFolder:
@@ -87,8 +96,9 @@ def resolve_data_folder(data_dir=None):
     if env_value:
         path = Path(env_value).expanduser().resolve()
         if not path.is_dir():
+            what = "はフォルダーではありません" if path.exists() else "がありません"
             raise FileNotFoundError(
-                f"環境変数 {ENV_DATA_DIR} が指すフォルダー {path} がありません。"
+                f"環境変数 {ENV_DATA_DIR} が指す {path} {what}。"
                 "mnist/*.gz と sample_weight.pkl の入ったフォルダーを指定するか、"
                 f"{ENV_DATA_DIR} を消して自動ダウンロードを使ってください。"
             )
@@ -196,6 +206,12 @@ def fetch(spec, data_dir=None, timeout=DEFAULT_TIMEOUT):
     folder = resolve_data_folder(data_dir)
     path = folder.path / spec.name
 
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{path} がファイルではなくフォルダーになっています。"
+            "このフォルダーを移動するか削除してから、もう一度実行してください。"
+        )
+
     if path.is_file():
         problem = find_problem(path, spec)
         if problem is None:
@@ -206,7 +222,8 @@ def fetch(spec, data_dir=None, timeout=DEFAULT_TIMEOUT):
                 f"正しいファイル（{spec.urls[0]}）に置き換えてから、もう一度実行してください。"
             )
         print(f"{path} が壊れていたので削除して取り直します: {problem}。")
-        path.unlink()
+        # Another process may be repairing the same file at the same moment.
+        path.unlink(missing_ok=True)
     elif not folder.may_download:
         raise FileNotFoundError(
             f"{path} がありません（{folder.origin} のフォルダーを使う設定なので、"
@@ -241,7 +258,9 @@ def download(spec, path, timeout=DEFAULT_TIMEOUT):
                     writer = SizeLimitedWriter(stream, spec.size)
                     http_get(url, writer, timeout, spec.size >= PROGRESS_MIN_BYTES)
                 problem = find_problem(temporary, spec)
-            except OSError as error:
+            except (OSError, ValueError, http.client.HTTPException) as error:
+                # A malformed response (a bad status line or Content-Length) is
+                # that mirror's failure, so the next mirror is still tried.
                 problem = describe_error(error, timeout)
             if problem is None:
                 os.chmod(temporary, FILE_MODE)

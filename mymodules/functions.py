@@ -36,10 +36,15 @@ def sigmoid(x):
     Returns
     -------
     numpy.ndarray, shape は ``x`` と同じ
-        各値は 0 から 1 の間。float32 の入力には float32 を返します。
+        各値は 0 から 1 の間。float32 の入力には float32 を、整数と bool の入力には
+        float64 を返します。
     """
     # x が float64 で約 -709.78、float32 で約 -88.72 より小さいと exp(-x) が inf に
     # あふれるが、1 / (1 + inf) は正しく 0 になる。
     # そのときの RuntimeWarning（overflow）だけを止める。
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        # -x of uint8 wraps around (-1 becomes 255), and bool has no minus.
+        x = x.astype(np.float64)
     with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-np.asarray(x)))
+        return 1 / (1 + np.exp(-x))

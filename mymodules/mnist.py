@@ -18,6 +18,8 @@ MNIST は Yann LeCun, Corinna Cortes, Christopher J.C. Burges によるもので
 """
 
 import gzip
+import hashlib
+import math
 import os
 import tempfile
 import zipfile
@@ -47,7 +49,7 @@ IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
 
 # Bump when the cached layout changes, so that old caches are rebuilt.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def _mnist_file(name, size, sha256):
@@ -264,8 +266,10 @@ def _read_gzip(path):
 
 def _cache_path(data_folder, split, spec):
     """解析済みの配列を置く ``.npz`` のパス。書けるフォルダーがなければ None。"""
-    # The name carries the source hash, so a cache built from other files never matches.
-    name = f"{split}-v{CACHE_VERSION}-{spec.images.sha256[:12]}.npz"
+    # The name carries the hashes of both source files, so a cache built from
+    # other files never matches.
+    sources = hashlib.sha256((spec.images.sha256 + spec.labels.sha256).encode())
+    name = f"{split}-v{CACHE_VERSION}-{sources.hexdigest()[:16]}.npz"
     candidates = [datafiles.user_cache_dir()]
     if data_folder.may_download:
         # A folder given by COURSE_DATA_DIR is read-only by contract, even for root.
@@ -279,31 +283,48 @@ def _cache_path(data_folder, split, spec):
 def _read_cache(path, spec):
     """キャッシュが正しければ (images, labels) を、なければ None を返す。
 
-    読めない、または中身の shape や dtype が違うキャッシュは削除し、作り直させる。
+    読めない、または中身の shape、dtype、ラベルの値が違うキャッシュは削除し、
+    作り直させる。zip の CRC-32 で壊れたファイルは見つかるが、
+    NOTE: 正しい形式のまま書き換えられたキャッシュは見分けられない。
     """
     if path is None or not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as cached:
-            images = cached["images"]
-            labels = cached["labels"]
+        with zipfile.ZipFile(path) as archive:
+            images = _read_npy_member(
+                archive, "images.npy", (spec.count, IMAGE_ROWS, IMAGE_COLS)
+            )
+            labels = _read_npy_member(archive, "labels.npy", (spec.count,))
+        if labels.max(initial=0) >= NUM_CLASSES:
+            raise ValueError(f"0 から 9 以外のラベル {int(labels.max())} があります")
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         print(f"キャッシュ {path} を読めないので作り直します（{error}）。")
         path.unlink(missing_ok=True)
         return None
-
-    expected_images = (spec.count, IMAGE_ROWS, IMAGE_COLS)
-    valid = (
-        images.shape == expected_images
-        and images.dtype == np.uint8
-        and labels.shape == (spec.count,)
-        and labels.dtype == np.uint8
-    )
-    if not valid:
-        print(f"キャッシュ {path} の中身が正しくないので作り直します。")
-        path.unlink(missing_ok=True)
-        return None
     return images, labels
+
+
+def _read_npy_member(archive, name, shape):
+    """zip の中の ``.npy`` を、ヘッダーの shape と dtype を確かめてから読む。
+
+    先にヘッダーを見るので、巨大な shape を名乗るファイルでもメモリを確保しない。
+    """
+    with archive.open(name) as stream:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            header = np.lib.format.read_array_header_1_0(stream)
+        else:
+            header = np.lib.format.read_array_header_2_0(stream)
+        found_shape, fortran_order, dtype = header
+        if found_shape != shape or dtype != np.uint8 or fortran_order:
+            raise ValueError(
+                f"{name} が shape {found_shape}、dtype {dtype} で、"
+                f"正しい {shape}、uint8 と違います"
+            )
+        data = bytearray(math.prod(shape))
+        if stream.readinto(data) != len(data) or stream.read(1):
+            raise ValueError(f"{name} の長さが shape {shape} と合いません")
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 def _write_cache(path, images, labels):

@@ -32,6 +32,8 @@ def softmax(a):
     NOTE: ``np.exp`` は float64 で約 709.78 を超えると ``inf`` になります。
     すると ``inf / inf`` が ``nan`` になり、RuntimeWarning が出ます
     （例: ``softmax([1010, 1000, 990])``）。この問題を直したのが ``softmax.py`` です。
+    uint8 のような小さい整数型では ``np.exp`` が float16 で計算されるので、
+    12 程度の値でもあふれます（``softmax.py`` は float64 に直してから計算します）。
     """
     exp_a = np.exp(a)
     sum_exp_a = np.sum(exp_a)

@@ -9,7 +9,10 @@ pickle は読み込むだけで任意のコードを実行できる形式なの�
 辞書以外を読もうとした時点で止める ``pickle.Unpickler`` を使います。
 """
 
+import io
 import pickle
+import pickletools
+import reprlib
 
 import numpy as np
 
@@ -37,33 +40,86 @@ EXPECTED_SHAPES = {
 }
 EXPECTED_DTYPE = np.dtype(np.float32)
 
-# ndarray.__reduce__ names this function; NumPy 1 calls its module numpy.core and
-# NumPy 2 numpy._core, so it is looked up from an array rather than by name.
-_RECONSTRUCT = np.ndarray.__reduce__(np.zeros(0))[0]
-_ALLOWED_GLOBALS = {
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
-}
+# A weight file holds a handful of arrays, each a few dozen pickle opcodes
+# (the real file has 134 to 252, depending on the pickle protocol). A limit
+# far above that rejects deeply nested payloads before they are unpickled.
+MAX_OPCODES = 2000
+
+# The functions that NumPy's pickles call, looked up from an array rather than
+# by name because NumPy 1 calls their module numpy.core and NumPy 2 numpy._core.
+_RECONSTRUCT = np.zeros(0).__reduce__()[0]
+_FROMBUFFER = np.zeros(1).__reduce_ex__(5)[0]
+
+# Numeric kinds a weight array may have: bool, signed, unsigned, float, complex.
+_NUMERIC_KINDS = "biufc"
 
 
 class UnsafePickleError(pickle.UnpicklingError):
     """pickle が NumPy 配列と組み込みの入れ物以外を復元しようとしたときのエラー。"""
 
 
+class _NdarrayToken:
+    """``numpy.ndarray`` の代わりに渡す目印。呼び出せないので配列を直接作れない。"""
+
+
+def _unsafe(what):
+    return UnsafePickleError(
+        f"このファイルは NumPy の数値の配列以外のもの（{what}）を読み込もうと"
+        "しました。安全のため読み込みを中止しました。"
+        "正しい sample_weight.pkl を入手し直してください。"
+    )
+
+
+def _checked_dtype(*args):
+    dtype = np.dtype(*args)
+    if dtype.kind not in _NUMERIC_KINDS:
+        raise _unsafe(f"dtype {dtype}")
+    return dtype
+
+
+def _checked_reconstruct(subtype, shape, typecode):
+    # NumPy pickles every array as an empty 1-D array whose state is set later.
+    if not isinstance(subtype, _NdarrayToken) or shape != (0,):
+        raise _unsafe(f"_reconstruct({subtype!r}, {shape!r})")
+    return _RECONSTRUCT(np.ndarray, shape, typecode)
+
+
+def _checked_frombuffer(buffer, dtype, shape, order):
+    if not isinstance(dtype, np.dtype) or dtype.kind not in _NUMERIC_KINDS:
+        raise _unsafe(f"_frombuffer(dtype={dtype!r})")
+    return _FROMBUFFER(buffer, dtype, shape, order)
+
+
+def _checked_encode(text, encoding):
+    # Protocols 0 to 2 store an array's bytes as text encoded with latin-1.
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise _unsafe(f"_codecs.encode(encoding={encoding!r})")
+    return text.encode("latin-1")
+
+
+_ALLOWED_GLOBALS = {
+    ("numpy", "ndarray"): _NdarrayToken(),
+    ("numpy", "dtype"): _checked_dtype,
+    ("numpy.core.multiarray", "_reconstruct"): _checked_reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _checked_reconstruct,
+    ("numpy.core.numeric", "_frombuffer"): _checked_frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _checked_frombuffer,
+    ("_codecs", "encode"): _checked_encode,
+}
+
+
 class ArrayOnlyUnpickler(pickle.Unpickler):
-    """NumPy 配列と、辞書やリストなどの組み込みの入れ物だけを復元する Unpickler。"""
+    """NumPy の数値の配列と、辞書やリストなどの組み込みの入れ物だけを復元する Unpickler。
+
+    許すのは NumPy が配列の pickle に使う関数だけで、それも引数を確かめる版に
+    差し替えてあります。持続 ID（persistent id）は使えません。
+    """
 
     def find_class(self, module, name):
         try:
             return _ALLOWED_GLOBALS[(module, name)]
         except KeyError:
-            raise UnsafePickleError(
-                f"このファイルは NumPy 配列以外のもの（{module}.{name}）を読み込もうと"
-                "しました。安全のため読み込みを中止しました。"
-                "正しい sample_weight.pkl を入手し直してください。"
-            ) from None
+            raise _unsafe(f"{module}.{name}") from None
 
 
 def load_sample_weight(data_dir=None):
@@ -108,7 +164,9 @@ def read_weight_file(path):
     """
     try:
         with open(path, "rb") as stream:
-            network = ArrayOnlyUnpickler(stream).load()
+            data = stream.read()
+        _check_opcode_count(data, path)
+        network = ArrayOnlyUnpickler(io.BytesIO(data)).load()
     except UnsafePickleError:
         raise
     except (
@@ -137,22 +195,33 @@ def read_weight_file(path):
     return network
 
 
+def _check_opcode_count(data, path):
+    """opcode が多すぎる pickle を、復元する前に拒否する。"""
+    for count, _ in enumerate(pickletools.genops(data), start=1):
+        if count > MAX_OPCODES:
+            raise UnsafePickleError(
+                f"{path} は重みのファイルとしては複雑すぎます（pickle の命令が "
+                f"{MAX_OPCODES} 個を超えています）。安全のため読み込みを中止しました。"
+                "正しい sample_weight.pkl を入手し直してください。"
+            )
+
+
 def _find_weight_problems(network):
     if not isinstance(network, dict):
         return [f"辞書であるはずが {type(network).__name__} でした"]
 
     problems = []
     missing = [name for name in EXPECTED_SHAPES if name not in network]
-    extra = [repr(name) for name in network if name not in EXPECTED_SHAPES]
+    extra = [reprlib.repr(name) for name in network if name not in EXPECTED_SHAPES]
     if missing:
         problems.append(f"足りない名前: {', '.join(missing)}")
     if extra:
         problems.append(f"余分な名前: {', '.join(extra)}")
 
     for name, shape in EXPECTED_SHAPES.items():
-        value = network.get(name)
-        if value is None:
+        if name not in network:
             continue
+        value = network[name]
         if not isinstance(value, np.ndarray):
             problems.append(
                 f"{name} が NumPy 配列ではなく {type(value).__name__} でした"
