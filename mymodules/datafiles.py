@@ -26,6 +26,8 @@ ENV_DATA_DIR = "COURSE_DATA_DIR"
 CACHE_NAME = "nn-output-layer"
 
 # Seconds to wait for a server to respond or to send the next chunk.
+# NOTE: there is no deadline for a whole download, so a server that sends a
+# byte every few seconds is waited for until the size limit or the end.
 DEFAULT_TIMEOUT = 30
 
 # Permissions of downloaded and cached files; mkstemp alone would leave them 0600.
