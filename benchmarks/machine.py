@@ -32,6 +32,10 @@ def describe_machine():
             facts.append((name, os.environ[name]))
     for package in ("nbgrader", "nbclient", "ipykernel"):
         facts.append((package, _version(package)))
+    # Other work on the machine slows the measurements, though less their ratios.
+    if hasattr(os, "getloadavg"):
+        loads = ", ".join(f"{load:.2f}" for load in os.getloadavg())
+        facts.append(("load average at start (1, 5, 15 min)", loads))
     return facts
 
 

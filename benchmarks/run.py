@@ -23,7 +23,7 @@ from pathlib import Path
 from benchmarks.machine import describe_machine, format_machine
 from benchmarks.report import format_markdown, format_text
 
-PARTS = ("inference", "loading", "softmax")
+PARTS = ("inference", "loading", "softmax", "grading")
 DEFAULT_REPEATS = 7
 DEFAULT_CLASS_SIZES = (5, 10, 20)
 
@@ -58,6 +58,11 @@ def parse_arguments(argv):
         default=",".join(str(size) for size in DEFAULT_CLASS_SIZES),
         help="comma-separated numbers of simulated students to grade "
         "(default: 5,10,20)",
+    )
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="skip grading in the project's bubblewrap sandbox",
     )
     parser.add_argument(
         "--data-dir",
@@ -122,7 +127,11 @@ def run_part(name, arguments):
         return softmax_speed.run(arguments.repeats)
     from benchmarks import grading
 
-    return grading.run(arguments.grading_repeats, arguments.class_sizes)
+    return grading.run(
+        arguments.grading_repeats,
+        arguments.class_sizes,
+        sandbox=not arguments.no_sandbox,
+    )
 
 
 def main(argv=None):

@@ -46,7 +46,8 @@ def time_interleaved(cases, repeats, warmup=1):
     repeats : int
         Timed rounds, at least 1.
     warmup : int
-        Untimed rounds first, which also choose the calls per sample.
+        Untimed rounds first, which also choose the calls per sample. With 0,
+        every sample is a single call.
 
     Returns
     -------
@@ -57,7 +58,7 @@ def time_interleaved(cases, repeats, warmup=1):
         raise ValueError(f"repeats must be at least 1, got {repeats}")
 
     calls = {case.name: 1 for case in cases}
-    for _ in range(max(warmup, 1)):
+    for _ in range(warmup):
         for case in cases:
             seconds = _time_sample(case, 1)
             if case.setup is None and seconds > 0:

@@ -4,10 +4,12 @@ These tests check the structure of the output, never the times, because the
 machines that run them are shared and their timings vary from run to run.
 """
 
+import copy
 import json
 import subprocess
 import sys
 
+import nbformat
 import pytest
 
 from benchmarks import PROJECT_ROOT
@@ -154,3 +156,49 @@ def test_table_layouts_contain_rows():
         assert "2 ms" in text
         assert "0.50x" in text
         assert "target >= 1.5x) met" in text
+
+
+WEEK4_SOURCE = PROJECT_ROOT / "source" / "week04" / "week04.ipynb"
+NBGRADER_CONFIG = PROJECT_ROOT / "nbgrader_config.py"
+
+
+@pytest.fixture
+def week4_source():
+    if not (WEEK4_SOURCE.is_file() and NBGRADER_CONFIG.is_file()):
+        pytest.skip("source/week04 or nbgrader_config.py not found")
+    return nbformat.read(WEEK4_SOURCE, as_version=4)
+
+
+def test_fill_in_solutions_copies_source(week4_source):
+    from benchmarks.grading import fill_in_solutions
+
+    released = copy.deepcopy(week4_source)
+    for cell in released.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = "raise NotImplementedError()"
+    submission = fill_in_solutions(released, week4_source)
+    solutions = [
+        cell.source
+        for cell in submission.cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    ]
+    assert solutions
+    for source in solutions:
+        assert "NotImplementedError" not in source
+        assert "### BEGIN SOLUTION" not in source
+        assert "### END SOLUTION" not in source
+
+
+@pytest.mark.slow
+def test_grading_part_reports_rows(week4_source, real_data_dir, tmp_path):
+    _, record = run_benchmarks(
+        ["--parts", "grading", "--repeats", "1", "--class-sizes", "1", "--no-sandbox"],
+        real_data_dir,
+        tmp_path,
+    )
+    (part,) = record["parts"]
+    names = [row["name"] for row in part["rows"]]
+    assert names == ["autograde, 1 submission", "floor: nbclient, 1 notebook"]
+    assert part["rows"][0]["ratio"] > 0
+    assert len(part["targets"]) == 1
+    assert any("Every submission scored" in line for line in part["findings"])
