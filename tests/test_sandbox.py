@@ -1,0 +1,514 @@
+"""Hostile and honest submissions graded by real nbgrader in the sandbox.
+
+One class is graded once (module fixture) with every hostile submission
+below, each next to honest ones; each test checks one containment. The
+sandbox's limits are lowered for these tests so that the bombs stay small
+on a shared machine: 2 GiB of address space, 10 s of CPU time, 64 tasks,
+16 MiB files and 64 MiB writable folders.
+"""
+
+import hashlib
+import os
+import secrets
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sandbox_helpers import (
+    ASSIGNMENT,
+    HIDDEN_MARKER,
+    SOLUTION_MARKER,
+    ConnectionCounter,
+    Course,
+    cell_outputs_text,
+    outputs_of,
+    processes_of_uid,
+)
+
+from grading import sandbox
+
+pytestmark = pytest.mark.skipif(
+    sandbox.sandbox_problem() is not None,
+    reason=f"no sandbox can be created here: {sandbox.sandbox_problem()}",
+)
+
+MIB = 1024 * 1024
+TEST_LIMITS = {
+    "memory_limit": 2048 * MIB,
+    "cpu_time_limit": 10,
+    "task_limit": 64,
+    "file_size_limit": 16 * MIB,
+    "scratch_size": 64 * MIB,
+}
+
+PEER_MARKER = "PEER-MARKER-5d1b77"
+
+CORRECT = """\
+def add(a, b):
+    return a + b
+"""
+
+HONEST = {
+    "honest_right": f"# {PEER_MARKER}\n" + CORRECT,
+    # Passes the visible test but not the hidden one.
+    "honest_wrong": """\
+def add(a, b):
+    return 3
+""",
+}
+
+GRADEBOOK_WRITER = (
+    CORRECT
+    + """
+import sqlite3
+from pathlib import Path
+
+course = Path.cwd().parents[2]
+try:
+    with sqlite3.connect(course / "gradebook.db") as database:
+        database.execute("UPDATE grade SET manual_score = 100")
+    print("gradebook: updated")
+except sqlite3.Error as error:
+    print("gradebook:", error)
+
+for target in [
+    course / "source" / "ps1" / "ps1.ipynb",
+    course / "release" / "ps1" / "ps1.ipynb",
+    course / "mymodules" / "softmax.py",
+    course / "submitted" / "honest_right" / "ps1" / "ps1.ipynb",
+    course / "autograded" / "honest_right" / "ps1" / "ps1.ipynb",
+    course / "nbgrader_config.py",
+    Path({home_file!r}),
+]:
+    try:
+        with open(target, "a") as stream:
+            stream.write("# changed by a student")
+        print("written:", target)
+    except OSError as error:
+        print("not written:", target, type(error).__name__)
+"""
+)
+
+SOURCE_READER = (
+    CORRECT
+    + """
+from pathlib import Path
+
+course = Path.cwd().parents[2]
+found = [*course.glob("source/**/*.ipynb"), *Path("../../../source").glob("**/*")]
+for path in found:
+    if path.is_file():
+        print(path.read_text())
+try:
+    print(open(course / "gradebook.db", "rb").read())
+except OSError as error:
+    print("gradebook:", type(error).__name__)
+print("source files found:", len(found))
+"""
+)
+
+PEER_READER = (
+    CORRECT
+    + """
+from pathlib import Path
+
+course = Path.cwd().parents[2]
+read = 0
+for folder in ("submitted", "autograded"):
+    for path in (course / folder).glob("*/ps1/*.ipynb"):
+        if path.parent != Path.cwd():
+            print(path.read_text())
+            read += 1
+print("peer notebooks read:", read)
+"""
+)
+
+NETWORK_CLIENT = (
+    CORRECT
+    + """
+import socket
+
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=5).close()
+    print("connected")
+except OSError as error:
+    print("not connected:", type(error).__name__)
+"""
+)
+
+MEMORY_BOMB = (
+    CORRECT
+    + """
+blocks = []
+while True:
+    blocks.append(bytearray(64 * 1024 * 1024))
+"""
+)
+
+FORK_BOMB = (
+    CORRECT
+    + """
+import os
+
+while True:
+    os.fork()
+"""
+)
+
+CPU_HOG = (
+    CORRECT
+    + """
+while True:
+    pass
+"""
+)
+
+HUGE_FILE = (
+    CORRECT
+    + """
+import errno
+
+for name in ("huge.bin", "/tmp/huge.bin"):
+    try:
+        with open(name, "wb") as stream:
+            while True:
+                stream.write(bytes(1024 * 1024))
+    except OSError as error:
+        print(name, errno.errorcode[error.errno])
+
+try:
+    for number in range(10_000):
+        with open(f"part{number}.bin", "wb") as stream:
+            stream.write(bytes(15 * 1024 * 1024))
+except OSError as error:
+    print("parts:", errno.errorcode[error.errno])
+"""
+)
+
+
+def tree_digest(root, skip):
+    """Return ``{path: sha256}`` of every file below ``root`` but ``skip``."""
+    digests = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not any(path.is_relative_to(s) for s in skip):
+            digests[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, real_data_dir):
+    """The sandboxed class, graded: honest and hostile submissions."""
+    uid = sandbox.SANDBOX_UID_BASE + secrets.randbelow(sandbox.SANDBOX_UID_COUNT)
+    root = tmp_path_factory.mktemp("sandboxed") / "course"
+    course = Course(root, real_data_dir, {**TEST_LIMITS, "sandbox_uid": uid})
+    server = ConnectionCounter()
+    home_file = Path.home() / f"sandbox-escape-{uuid.uuid4().hex}.txt"
+
+    submissions = {
+        **HONEST,
+        "source_reader": SOURCE_READER,
+        "peer_reader": PEER_READER,
+        "network_client": NETWORK_CLIENT.format(port=server.port),
+        "memory_bomb": MEMORY_BOMB,
+        "fork_bomb": FORK_BOMB,
+        "huge_file": HUGE_FILE,
+        "cpu_hog": CPU_HOG,
+    }
+    for student, solution in submissions.items():
+        course.submit(student, solution)
+    batch = course.autograde()
+
+    # The gradebook writer is graded on its own, after everyone else, so
+    # that the other students' grades can be compared before and after.
+    grades_before = course.grade_rows(exclude_student="gradebook_writer")
+    files_before = tree_digest(root, skip=[root / "gradebook.db"])
+    course.submit("gradebook_writer", GRADEBOOK_WRITER.format(home_file=str(home_file)))
+    writer_run = course.autograde("gradebook_writer")
+    course.nbgrader("generate_feedback", ASSIGNMENT)
+    server.close()
+
+    yield {
+        "course": course,
+        "batch": batch,
+        "writer_run": writer_run,
+        "grades_before": grades_before,
+        "grades_after": course.grade_rows(exclude_student="gradebook_writer"),
+        "files_before": files_before,
+        "files_after": tree_digest(
+            root,
+            skip=[
+                root / "gradebook.db",
+                root / "submitted" / "gradebook_writer",
+                root / "autograded" / "gradebook_writer",
+                root / "feedback",
+            ],
+        ),
+        "home_file": home_file,
+        "server": server,
+        "uid": uid,
+    }
+    home_file.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def unsandboxed(tmp_path_factory, real_data_dir):
+    """The honest submissions alone, graded by plain nbgrader."""
+    root = tmp_path_factory.mktemp("unsandboxed") / "course"
+    course = Course(root, real_data_dir)
+    for student, solution in HONEST.items():
+        course.submit(student, solution)
+    course.autograde()
+    return course
+
+
+def graded_outputs(course, student):
+    """Return the outputs of ``student``'s graded notebook, paths replaced."""
+    text = cell_outputs_text(course.graded_notebook(student))
+    return text.replace(str(course.root), "<course>")
+
+
+@pytest.mark.slow
+def test_gradebook_writer_changes_no_grade(graded):
+    assert graded["grades_after"] == graded["grades_before"]
+
+
+@pytest.mark.slow
+def test_gradebook_writer_gets_no_points(graded):
+    scores = graded["course"].scores("gradebook_writer")
+    assert scores == {"test_add": 1.0, "test_data": 1.0}
+
+
+@pytest.mark.slow
+def test_gradebook_writer_changes_no_file(graded):
+    assert graded["files_after"] == graded["files_before"]
+
+
+@pytest.mark.slow
+def test_gradebook_writer_misses_home(graded):
+    assert not graded["home_file"].exists()
+
+
+@pytest.mark.slow
+def test_gradebook_writer_attempts_ran(graded):
+    outputs = graded_outputs(graded["course"], "gradebook_writer")
+    assert outputs.count("not written:") == 7
+
+
+@pytest.mark.slow
+def test_source_reader_finds_nothing(graded):
+    outputs = graded_outputs(graded["course"], "source_reader")
+    assert "source files found: 0" in outputs
+
+
+@pytest.mark.slow
+def test_source_reader_output_has_no_solution(graded):
+    outputs = graded_outputs(graded["course"], "source_reader")
+    assert SOLUTION_MARKER not in outputs
+
+
+@pytest.mark.slow
+def test_source_reader_output_has_no_hidden_test(graded):
+    outputs = graded_outputs(graded["course"], "source_reader")
+    assert HIDDEN_MARKER not in outputs
+
+
+@pytest.mark.slow
+def test_source_reader_feedback_has_no_solution(graded):
+    html = graded["course"].feedback_html("source_reader")
+    assert SOLUTION_MARKER not in html
+
+
+@pytest.mark.slow
+def test_source_reader_feedback_has_no_hidden_test(graded):
+    html = graded["course"].feedback_html("source_reader")
+    assert HIDDEN_MARKER not in html
+
+
+@pytest.mark.slow
+def test_peer_reader_reads_no_peer(graded):
+    outputs = graded_outputs(graded["course"], "peer_reader")
+    assert "peer notebooks read: 0" in outputs
+
+
+@pytest.mark.slow
+def test_peer_reader_output_has_no_peer(graded):
+    outputs = graded_outputs(graded["course"], "peer_reader")
+    assert PEER_MARKER not in outputs
+
+
+@pytest.mark.slow
+def test_network_client_not_connected(graded):
+    outputs = graded_outputs(graded["course"], "network_client")
+    assert "not connected: " in outputs
+
+
+@pytest.mark.slow
+def test_network_server_gets_no_connection(graded):
+    assert graded["server"].accepted == 0
+
+
+@pytest.mark.slow
+def test_memory_bomb_raises_memory_error(graded):
+    outputs = outputs_of(graded["course"].graded_notebook("memory_bomb"), "add")
+    assert [output.get("ename") for output in outputs] == ["MemoryError"]
+
+
+@pytest.mark.slow
+def test_memory_bomb_still_graded(graded):
+    scores = graded["course"].scores("memory_bomb")
+    assert scores["test_add"] == 1.0
+
+
+@pytest.mark.slow
+def test_cpu_hog_killed(graded):
+    outputs = outputs_of(graded["course"].graded_notebook("cpu_hog"), "add")
+    assert [output.get("ename") for output in outputs] == ["DeadKernelError"]
+
+
+@pytest.mark.slow
+def test_cpu_hog_later_tests_score_zero(graded):
+    scores = graded["course"].scores("cpu_hog")
+    assert scores == {"test_add": 0.0, "test_data": 0.0}
+
+
+@pytest.mark.slow
+def test_cpu_hog_feedback_explains(graded):
+    html = graded["course"].feedback_html("cpu_hog")
+    assert "カーネルが停止しました" in html
+
+
+@pytest.mark.slow
+def test_fork_bomb_stops_at_task_limit(graded):
+    outputs = outputs_of(graded["course"].graded_notebook("fork_bomb"), "add")
+    assert "BlockingIOError" in [output.get("ename") for output in outputs]
+
+
+@pytest.mark.slow
+def test_fork_bomb_still_graded(graded):
+    scores = graded["course"].scores("fork_bomb")
+    assert scores["test_add"] == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="kernels keep the grader's uid")
+def test_fork_bomb_leaves_no_process(graded):
+    assert processes_of_uid(graded["uid"]) == []
+
+
+@pytest.mark.slow
+def test_huge_file_stops_at_file_limit(graded):
+    outputs = graded_outputs(graded["course"], "huge_file")
+    assert "huge.bin EFBIG" in outputs
+
+
+@pytest.mark.slow
+def test_huge_file_stops_at_scratch_size(graded):
+    outputs = graded_outputs(graded["course"], "huge_file")
+    assert "parts: ENOSPC" in outputs
+
+
+@pytest.mark.slow
+def test_huge_file_not_on_host(graded):
+    folder = graded["course"].root / "autograded" / "huge_file" / ASSIGNMENT
+    assert sorted(path.name for path in folder.iterdir()) == [f"{ASSIGNMENT}.ipynb"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", sorted(HONEST))
+def test_honest_scores_unchanged(graded, unsandboxed, student):
+    sandboxed_scores = graded["course"].scores(student)
+    assert sandboxed_scores == unsandboxed.scores(student)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", sorted(HONEST))
+def test_honest_outputs_unchanged(graded, unsandboxed, student):
+    sandboxed_outputs = graded_outputs(graded["course"], student)
+    assert sandboxed_outputs == graded_outputs(unsandboxed, student)
+
+
+@pytest.mark.slow
+def test_honest_scores_expected(graded):
+    scores = {student: graded["course"].scores(student) for student in HONEST}
+    assert scores == {
+        "honest_right": {"test_add": 1.0, "test_data": 1.0},
+        "honest_wrong": {"test_add": 0.0, "test_data": 1.0},
+    }
+
+
+@pytest.mark.slow
+def test_feedback_shows_hidden_message(graded):
+    html = graded["course"].feedback_html("honest_wrong")
+    assert "add(2, 2) が 4 になりません。" in html
+
+
+@pytest.mark.slow
+def test_feedback_hides_hidden_test(graded):
+    html = graded["course"].feedback_html("honest_wrong")
+    assert HIDDEN_MARKER not in html
+
+
+@pytest.mark.slow
+def test_feedback_hides_hidden_assert(graded):
+    html = graded["course"].feedback_html("honest_wrong")
+    assert "assert add(2, 2)" not in html
+
+
+@pytest.mark.slow
+def test_instructor_keeps_hidden_test(graded):
+    notebook = graded["course"].graded_notebook("honest_wrong")
+    assert HIDDEN_MARKER in notebook.cells[2].source
+
+
+@pytest.fixture(scope="module")
+def without_bwrap(tmp_path_factory, real_data_dir):
+    """A course whose sandbox program does not exist, graded twice."""
+    root = tmp_path_factory.mktemp("without-bwrap") / "course"
+    course = Course(root, real_data_dir, {**TEST_LIMITS, "sandbox_uid": None})
+    config = course.root / "nbgrader_config.py"
+    config.write_text(
+        config.read_text() + 'c.SandboxedKernelManager.bwrap = "/nonexistent/bwrap"\n'
+    )
+    course.submit("honest_right", CORRECT)
+    refused = course.autograde(check=False)
+    graded_folder = course.root / "autograded" / "honest_right" / ASSIGNMENT
+    refused_folder_exists = graded_folder.exists()
+    allowed = course.autograde(extra_env={sandbox.ALLOW_UNSANDBOXED_ENV: "1"})
+    return {
+        "course": course,
+        "refused": refused,
+        "refused_folder_exists": refused_folder_exists,
+        "allowed": allowed,
+    }
+
+
+@pytest.mark.slow
+def test_missing_bwrap_refuses_grading(without_bwrap):
+    assert "cannot grade in a sandbox" in without_bwrap["refused"].stderr
+
+
+@pytest.mark.slow
+def test_missing_bwrap_grades_nothing(without_bwrap):
+    assert not without_bwrap["refused_folder_exists"]
+
+
+@pytest.mark.slow
+def test_allowed_unsandboxed_warns(without_bwrap):
+    assert "GRADING WITHOUT A SANDBOX" in without_bwrap["allowed"].stderr
+
+
+@pytest.mark.slow
+def test_allowed_unsandboxed_grades(without_bwrap):
+    scores = without_bwrap["course"].scores("honest_right")
+    assert scores == {"test_add": 1.0, "test_data": 1.0}
+
+
+def test_autograde_preprocessors_sandboxed():
+    preprocessors = sandbox.autograde_preprocessors()
+    assert sandbox.SandboxedExecute in preprocessors
+
+
+def test_sandbox_python_is_this_python():
+    folders = sandbox.python_installation(sys.executable)
+    assert sys.prefix in folders
