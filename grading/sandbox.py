@@ -90,6 +90,10 @@ KERNEL_DIED_MESSAGE = (
     "プロセス数などの上限を超えた可能性があります。"
 )
 NOT_RUN_MESSAGE = "カーネルが停止したため、このセルは実行されませんでした。"
+OUTPUT_CUT_MESSAGE = "（出力が多すぎるため、ここから先の出力は省略しました。）\n"
+
+# Characters kept of a stderr output that arrives after the output limit.
+KEPT_STDERR_CHARS = 2000
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -239,6 +243,10 @@ def read_only_mounts(kernel_cmd, cwd, env, extra_paths=()):
 
     mounts = []
     for target in targets:
+        # An empty path would mean the grader's working directory, which is
+        # usually the course root.
+        if not target:
+            continue
         target = Path(os.path.abspath(target))
         if target.exists():
             mounts.append(Mount(target.resolve(), target))
@@ -618,11 +626,14 @@ class SandboxedKernelManager(AsyncKernelManager):
             os.chown(self._runtime_dir, uid, uid)
             os.chown(self.connection_file, uid, uid)
 
+        # A kernel spec's own files (a launcher script, say) are the
+        # instructor's, so the kernel may read them.
+        extra_paths = [*self.read_only_paths, self.kernel_spec.resource_dir]
         command = build_command(
             kernel_cmd,
             cwd=cwd,
             runtime_dir=self._runtime_dir,
-            mounts=read_only_mounts(kernel_cmd, cwd, env, self.read_only_paths),
+            mounts=read_only_mounts(kernel_cmd, cwd, env, extra_paths),
             env=sandbox_environment(kernel_cmd, env),
             limits=self.limits,
             uid=uid,
@@ -639,6 +650,18 @@ class SandboxedKernelManager(AsyncKernelManager):
         if not restart and self._runtime_dir is not None:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
             self._runtime_dir = None
+
+
+def _decides_score(msg, outs):
+    # nbgrader scores a test cell by its first error, stderr stream or
+    # execute_result output (nbgrader.utils.determine_grade in 0.9.6).
+    if msg["msg_type"] in ("error", "execute_result"):
+        return True
+    if msg["msg_type"] != "stream" or msg["content"].get("name") != "stderr":
+        return False
+    return not any(
+        out.output_type == "stream" and out.get("name") == "stderr" for out in outs
+    )
 
 
 def kernel_died_output(message):
@@ -664,13 +687,44 @@ class SandboxedExecute(Execute):
     their scores, and the student's feedback says what happened.
     """
 
+    max_output_bytes = Int(
+        16 * MIB,
+        help=(
+            "Output that one notebook keeps, in bytes. Later output is "
+            "dropped, except errors, results and a cell's first stderr, "
+            "which decide test scores."
+        ),
+    ).tag(config=True)
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(*args, **kwargs)
 
     def preprocess(self, nb, resources=None, km=None):
         self._kernel_died = False
+        self._output_bytes = 0
+        self._cut_cells = set()
         return super().preprocess(nb, resources, km)
+
+    def output(self, outs, msg, display_id, cell_index):
+        # nbclient keeps every output in the grader's memory until the
+        # notebook is written, so a printing loop could fill the machine's
+        # memory before the cell times out.
+        self._output_bytes += len(json.dumps(msg["content"]))
+        if self._output_bytes <= self.max_output_bytes:
+            return super().output(outs, msg, display_id, cell_index)
+
+        if cell_index not in self._cut_cells:
+            self._cut_cells.add(cell_index)
+            note = nbformat.v4.new_output(
+                "stream", name="stdout", text=OUTPUT_CUT_MESSAGE
+            )
+            outs.append(note)
+        if _decides_score(msg, outs):
+            if msg["msg_type"] == "stream":
+                msg["content"]["text"] = msg["content"]["text"][:KEPT_STDERR_CHARS]
+            return super().output(outs, msg, display_id, cell_index)
+        return None
 
     def preprocess_cell(self, cell, resources, index):
         if self._kernel_died:

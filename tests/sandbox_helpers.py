@@ -114,6 +114,7 @@ c.SandboxedKernelManager.task_limit = {task_limit}
 c.SandboxedKernelManager.file_size_limit = {file_size_limit}
 c.SandboxedKernelManager.scratch_size = {scratch_size}
 c.SandboxedKernelManager.sandbox_uid = {sandbox_uid}
+c.SandboxedExecute.max_output_bytes = 1024 * 1024
 """
 
 
@@ -239,7 +240,8 @@ class Course:
 
 def cell_outputs_text(notebook):
     """Return every output of every cell of ``notebook`` as one string."""
-    return json.dumps([cell.get("outputs", []) for cell in notebook.cells])
+    outputs = [cell.get("outputs", []) for cell in notebook.cells]
+    return json.dumps(outputs, ensure_ascii=False)
 
 
 def outputs_of(notebook, cell_id):

@@ -4,7 +4,7 @@ One class is graded once (module fixture) with every hostile submission
 below, each next to honest ones; each test checks one containment. The
 sandbox's limits are lowered for these tests so that the bombs stay small
 on a shared machine: 2 GiB of address space, 10 s of CPU time, 64 tasks,
-16 MiB files and 64 MiB writable folders.
+16 MiB files, 64 MiB writable folders and 1 MiB of output per notebook.
 """
 
 import hashlib
@@ -156,6 +156,14 @@ while True:
 """
 )
 
+OUTPUT_FLOOD = (
+    CORRECT
+    + """
+for line in range(6400):
+    print("x" * 10_000)
+"""
+)
+
 CPU_HOG = (
     CORRECT
     + """
@@ -214,6 +222,7 @@ def graded(tmp_path_factory, real_data_dir):
         "fork_bomb": FORK_BOMB,
         "huge_file": HUGE_FILE,
         "cpu_hog": CPU_HOG,
+        "output_flood": OUTPUT_FLOOD,
     }
     for student, solution in submissions.items():
         course.submit(student, solution)
@@ -394,6 +403,25 @@ def test_fork_bomb_still_graded(graded):
 @pytest.mark.skipif(os.geteuid() != 0, reason="kernels keep the grader's uid")
 def test_fork_bomb_leaves_no_process(graded):
     assert processes_of_uid(graded["uid"]) == []
+
+
+@pytest.mark.slow
+def test_output_flood_cut(graded):
+    path = graded["course"].root / "autograded" / "output_flood" / ASSIGNMENT
+    notebook_bytes = (path / f"{ASSIGNMENT}.ipynb").stat().st_size
+    assert notebook_bytes < 2 * MIB
+
+
+@pytest.mark.slow
+def test_output_flood_noted(graded):
+    outputs = graded_outputs(graded["course"], "output_flood")
+    assert "出力が多すぎるため" in outputs
+
+
+@pytest.mark.slow
+def test_output_flood_still_graded(graded):
+    scores = graded["course"].scores("output_flood")
+    assert scores == {"test_add": 1.0, "test_data": 1.0}
 
 
 @pytest.mark.slow
