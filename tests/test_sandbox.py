@@ -26,7 +26,7 @@ from sandbox_helpers import (
     processes_of_uid,
 )
 
-from grading import sandbox
+from grading import sandbox, sandbox_command
 
 pytestmark = pytest.mark.skipif(
     sandbox.sandbox_problem() is not None,
@@ -207,7 +207,9 @@ def tree_digest(root, skip):
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, real_data_dir):
     """The sandboxed class, graded: honest and hostile submissions."""
-    uid = sandbox.SANDBOX_UID_BASE + secrets.randbelow(sandbox.SANDBOX_UID_COUNT)
+    uid = sandbox_command.SANDBOX_UID_BASE + secrets.randbelow(
+        sandbox_command.SANDBOX_UID_COUNT
+    )
     root = tmp_path_factory.mktemp("sandboxed") / "course"
     course = Course(root, real_data_dir, {**TEST_LIMITS, "sandbox_uid": uid})
     server = ConnectionCounter()
@@ -538,5 +540,73 @@ def test_autograde_preprocessors_sandboxed():
 
 
 def test_sandbox_python_is_this_python():
-    folders = sandbox.python_installation(sys.executable)
+    folders = sandbox_command.python_installation(sys.executable)
     assert sys.prefix in folders
+
+
+def command_for(cwd, mounts=()):
+    """Return the bwrap command for a kernel graded in ``cwd``."""
+    return sandbox_command.build_command(
+        ["python3", "-m", "ipykernel_launcher"],
+        cwd=cwd,
+        runtime_dir=cwd.parent / "runtime",
+        mounts=list(mounts),
+        env={"PATH": "/usr/bin"},
+        limits=sandbox_command.SandboxLimits(),
+        uid=None,
+    )
+
+
+def option_arguments(command, option):
+    """Return the arguments that follow each ``option`` in ``command``."""
+    found = []
+    for index, word in enumerate(command):
+        if word == option:
+            found.append(tuple(command[index + 1 : index + 3]))
+    return found
+
+
+def test_command_recreates_symlinks(tmp_path):
+    cwd = tmp_path / "autograded" / "student" / ASSIGNMENT
+    cwd.mkdir(parents=True)
+    (cwd / "grades.db").symlink_to("../../../gradebook.db")
+    symlinks = option_arguments(command_for(cwd), "--symlink")
+    assert ("../../../gradebook.db", str(cwd / "grades.db")) in symlinks
+
+
+def test_command_binds_no_symlink(tmp_path):
+    cwd = tmp_path / "autograded" / "student" / ASSIGNMENT
+    cwd.mkdir(parents=True)
+    (cwd / "grades.db").symlink_to("../../../gradebook.db")
+    sources = [source for source, _ in option_arguments(command_for(cwd), "--ro-bind")]
+    assert str(cwd / "grades.db") not in sources
+
+
+def test_command_binds_submitted_files(tmp_path):
+    cwd = tmp_path / "autograded" / "student" / ASSIGNMENT
+    cwd.mkdir(parents=True)
+    (cwd / "data.csv").write_text("1,2\n")
+    binds = option_arguments(command_for(cwd), "--ro-bind")
+    assert (str(cwd / "data.csv"), str(cwd / "data.csv")) in binds
+
+
+def test_mounts_skip_course_root(tmp_path):
+    course = tmp_path / "course"
+    cwd = course / "autograded" / "student" / ASSIGNMENT
+    cwd.mkdir(parents=True)
+    (course / "mymodules").mkdir()
+    (course / "mymodules" / "softmax.py").write_text("")
+    mounts = sandbox_command.read_only_mounts([sys.executable], cwd, {}, [""])
+    targets = [mount.target for mount in mounts]
+    assert course.resolve() not in targets
+
+
+def test_mounts_include_mymodules(tmp_path):
+    course = tmp_path / "course"
+    cwd = course / "autograded" / "student" / ASSIGNMENT
+    cwd.mkdir(parents=True)
+    (course / "mymodules").mkdir()
+    (course / "mymodules" / "softmax.py").write_text("")
+    mounts = sandbox_command.read_only_mounts([sys.executable], cwd.resolve(), {})
+    targets = [mount.target for mount in mounts]
+    assert course.resolve() / "mymodules" in targets
