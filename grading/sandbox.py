@@ -1,7 +1,7 @@
 """Run nbgrader's grading kernels inside a bubblewrap sandbox.
 
-Without this module, a student's code runs with the rights of whoever runs
-``nbgrader autograde``, in ``autograded/<student>/<assignment>/``, so it can
+Without this module, a student's code runs with the rights of the user who
+runs ``nbgrader autograde``, in ``autograded/<student>/<assignment>/``, so it can
 rewrite the gradebook or print ``source/`` into its own feedback. Here each
 grading kernel starts inside ``bwrap`` (Debian package ``bubblewrap``):
 
@@ -308,7 +308,7 @@ def _decides_score(msg, outs):
 
 
 def kernel_died_output(message):
-    """Return an error output that tells the student the kernel stopped."""
+    """Return an error output that reports a stopped kernel to the student."""
     return nbformat.v4.new_output(
         "error",
         ename="DeadKernelError",
@@ -327,7 +327,7 @@ class SandboxedExecute(Execute):
     notebook's run. Plain nbgrader then drops the whole submission with an
     error. Here the cell that was running and every later code cell get an
     error output instead, so their tests score 0, the cells before keep
-    their scores, and the student's feedback says what happened.
+    their scores, and the student's feedback explains what happened.
     """
 
     max_output_bytes = Int(

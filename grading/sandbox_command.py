@@ -24,7 +24,7 @@ SYSTEM_PATHS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
 
 # Environment variables that the kernel inherits from nbgrader; every other
 # one is dropped, so the instructor's tokens and paths stay outside.
-# NBGRADER_EXECUTION tells notebooks that they are being autograded.
+# nbgrader sets NBGRADER_EXECUTION=autograde, which notebooks may check.
 PASSED_ENV_NAMES = (
     "LANG",
     "LC_ALL",
@@ -78,8 +78,15 @@ class SandboxLimits:
     scratch_bytes : int
         Size of each writable folder (``/tmp`` and the grading folder), in
         bytes; a write beyond it fails with "No space left on device".
+
+    NOTE: the limits are per process, so all of a kernel's processes
+    together may use up to ``max_tasks`` times ``memory_bytes``; only a
+    cgroup could cap their sum.
     """
 
+    # A kernel that had imported NumPy and matplotlib and loaded the MNIST
+    # test split used about 1 GiB of address space (VmPeak) on a 2-core
+    # machine; OpenBLAS reserves more per core on larger machines.
     memory_bytes: int = 4 * GIB
     cpu_seconds: int = 600
     max_tasks: int = 128
@@ -371,6 +378,8 @@ def build_command(
     plan.tmpfs(Path("/tmp"), limits.scratch_bytes)
     for mount in mounts:
         plan.bind(mount)
+    # NOTE: the kernel can also create files here, on the host's disk, each
+    # up to max_file_bytes, until the kernel manager deletes the folder.
     plan.bind(Mount(runtime_dir, runtime_dir), option="--bind")
     _grading_folder_options(plan, cwd, limits.scratch_bytes)
     command += plan.options

@@ -39,18 +39,18 @@ class HideHiddenTests(ClearHiddenTests):
 
     def _remove_hidden_test_region(self, cell):
         lines = cell.source.split("\n")
-        kept = []
+        visible_lines = []
         in_region = False
         for line in lines:
             if self.begin_test_delimeter in line:
                 in_region = True
                 indent = line[: len(line) - len(line.lstrip())]
-                kept.append(indent + self.placeholder)
+                visible_lines.append(indent + self.placeholder)
             elif self.end_test_delimeter in line:
                 in_region = False
             elif not in_region:
-                kept.append(line)
-        cell.source = "\n".join(kept)
+                visible_lines.append(line)
+        cell.source = "\n".join(visible_lines)
         # A region without its end marker is hidden up to the end of the cell.
         return any(self.begin_test_delimeter in line for line in lines)
 

@@ -176,7 +176,7 @@ class Course:
         return completed
 
     def submit(self, student, solution_source):
-        """Write ``student``'s submission, with ``solution_source`` as answer."""
+        """Write ``student``'s submission with ``solution_source`` as the solution."""
         released = self.root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
         notebook = nbformat.read(released, as_version=4)
         for cell in notebook.cells:
