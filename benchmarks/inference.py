@@ -10,6 +10,11 @@ from mnist_prac import accuracy_in_batches, accuracy_one_by_one, predict
 from softmax import softmax
 from weights import load_sample_weight
 
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # only the one-thread rows need it
+    threadpool_limits = None
+
 BATCH_SIZES = (1, 10, 100, 1000, 10_000)
 
 # Accuracy of sample_weight.pkl on the 10,000 test images, from any batch size.
@@ -17,6 +22,11 @@ EXPECTED_ACCURACY = 0.9352
 
 LOOP = "loop, 1 image at a time"
 FLOOR = "floor: 3 matrix products"
+
+# OpenBLAS splits a product between threads; on a busy machine a thread can
+# wait for a core at every call, so some cases also run with one thread.
+ONE_THREAD = ", 1 BLAS thread"
+ONE_THREAD_SIZES = (100, 10_000)
 
 
 def batch_name(batch_size):
@@ -63,6 +73,17 @@ def run(repeats):
             )
         )
     cases.append(Case(FLOOR, matrix_products))
+    if threadpool_limits is not None:
+        for size in ONE_THREAD_SIZES:
+            cases.append(
+                Case(
+                    batch_name(size) + ONE_THREAD,
+                    one_blas_thread(
+                        lambda size=size: accuracy_in_batches(network, x, t, size)
+                    ),
+                )
+            )
+        cases.append(Case(FLOOR + ONE_THREAD, one_blas_thread(matrix_products)))
     samples = time_interleaved(cases, repeats)
 
     # Where the whole-set pass spends its time, step by step.
@@ -76,6 +97,16 @@ def run(repeats):
     ]
     step_samples = time_interleaved(steps, repeats)
     return _summarize(samples, step_samples)
+
+
+def one_blas_thread(function):
+    """Return a call of ``function`` that limits the BLAS library to one thread."""
+
+    def call():
+        with threadpool_limits(limits=1, user_api="blas"):
+            return function()
+
+    return call
 
 
 def _check_accuracy(network, x, t):
@@ -106,6 +137,21 @@ def _summarize(samples, step_samples):
         note = f"speed-up over the loop {loop / seconds:.1f}x"
         part.rows.append(Row(batch_name(size), seconds, FLOOR, seconds / floor, note))
     part.rows.append(Row(FLOOR, floor, note="x @ W1, z1 @ W2, z2 @ W3"))
+    if FLOOR + ONE_THREAD in medians:
+        floor_one = medians[FLOOR + ONE_THREAD]
+        for size in ONE_THREAD_SIZES:
+            seconds = medians[batch_name(size) + ONE_THREAD]
+            note = f"speed-up over the loop {loop / seconds:.1f}x"
+            part.rows.append(
+                Row(
+                    batch_name(size) + ONE_THREAD,
+                    seconds,
+                    FLOOR + ONE_THREAD,
+                    seconds / floor_one,
+                    note,
+                )
+            )
+        part.rows.append(Row(FLOOR + ONE_THREAD, floor_one))
 
     part.targets.append(
         Target(

@@ -24,6 +24,9 @@ EXPECTED_ROWS = {
         "batches of 1000",
         "whole set at once",
         "floor: 3 matrix products",
+        "batches of 100, 1 BLAS thread",
+        "whole set at once, 1 BLAS thread",
+        "floor: 3 matrix products, 1 BLAS thread",
     ],
     "loading": [
         "first load",
