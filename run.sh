@@ -6,3 +6,10 @@ cd "$project_root"
 
 echo "== Inference with the pretrained network on the MNIST test set =="
 python mymodules/mnist_prac.py
+
+# The instructor's pipeline on the demo class in demo/submissions: release/,
+# submitted/, autograded/, feedback/, gradebook.db and grades.csv, then a table
+# of students and scores read from the gradebook.
+echo
+echo "== Grading the demo class with nbgrader =="
+python -m grading.pipeline

@@ -1,0 +1,63 @@
+"""nbgrader settings for this course; the repository root is the course root.
+
+Run nbgrader's commands from the repository root (``nbgrader generate_assignment
+week01``, ``nbgrader autograde week01``, ...), or run the whole pipeline on the
+demo class with ``python -m grading.pipeline``.
+"""
+
+import os
+from pathlib import Path
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+COURSE_ROOT = Path(__file__).resolve().parent
+
+# The Jupyter kernel that runs student code during `nbgrader autograde`.
+# "course-grading" is python3 with memory and file-size limits
+# (grading/jupyter/kernels/course-grading); "python3" is the plain kernel.
+GRADING_KERNEL = "course-grading"
+
+# Seconds that one cell may run before it is interrupted and marked as an
+# error. The slowest reference cell (week 4, accuracy on 10,000 images with
+# several batch sizes) takes about 1 s on a 2-core machine, so 30 s leaves
+# room for a slow machine and still stops an infinite loop quickly.
+# COURSE_CELL_TIMEOUT overrides it, for example in tests.
+CELL_TIMEOUT_SECONDS = int(os.environ.get("COURSE_CELL_TIMEOUT", "30"))
+
+c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+
+c.CourseDirectory.root = str(COURSE_ROOT)
+c.CourseDirectory.course_id = "nn-output-layer"
+
+# Kernels listed under grading/jupyter are found by name, next to the usual ones.
+os.environ["JUPYTER_PATH"] = os.pathsep.join(
+    filter(
+        None, [str(COURSE_ROOT / "grading" / "jupyter"), os.environ.get("JUPYTER_PATH")]
+    )
+)
+c.Execute.kernel_name = GRADING_KERNEL
+c.Execute.timeout = CELL_TIMEOUT_SECONDS
+c.Execute.interrupt_on_timeout = True
+
+# Student output kept in the graded notebook and the feedback: enough for
+# a traceback and a few printed arrays, not a flood.
+c.LimitOutput.max_lines = 200
+c.LimitOutput.max_traceback = 40
+
+# What a student sees where a solution was removed.
+c.ClearSolutions.code_stub = {
+    "python": "# ここにコードを書いてください\nraise NotImplementedError()"
+}
+c.ClearSolutions.text_stub = "ここに答えを書いてください。"
+
+# Put back test cells that a student deleted; edited test cells are always
+# restored from the gradebook, because they are read-only (locked) cells.
+c.OverwriteCells.add_missing_cells = True
+
+# Feedback shows the student's code and results, not the hidden test code.
+c.GenerateFeedback.preprocessors = [
+    GetGrades,
+    ClearHiddenTests,
+    CSSHTMLHeaderPreprocessor,
+]
