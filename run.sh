@@ -13,3 +13,7 @@ python mymodules/mnist_prac.py
 echo
 echo "== Grading the demo class with nbgrader =="
 python -m grading.pipeline
+
+echo
+echo "== Class report: scores, pass rates and known mistakes (reports/) =="
+python -m grading.report

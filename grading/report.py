@@ -14,8 +14,8 @@ programs read the Japanese text correctly).
 
 Usage, from the course root::
 
-    python -m grading.report                 # reads gradebook.db, writes reports/
-    python -m grading.report --output DIR --db sqlite:///path/to/gradebook.db
+    python -m grading.report      # reads gradebook.db, writes reports/
+    python -m grading.report --course-root DIR --output DIR
 """
 
 import argparse
@@ -108,7 +108,7 @@ KNOWN_MISTAKES = (
     ),
     Mistake(
         key="partial_batch",
-        label="最後の半端なバッチの重みが違う",
+        label="最後の半端なバッチを数えない、または重みが違う",
         assignment="week04",
         fails=("test_accuracy_partial_batch",),
         passes=("test_accuracy_lecture",),
@@ -527,40 +527,40 @@ def main(argv=None):
         description="Write the class report (HTML, PNG, CSV) from the gradebook.",
     )
     parser.add_argument(
-        "--db",
-        default=f"sqlite:///{COURSE_ROOT / 'gradebook.db'}",
-        help="SQLAlchemy URL of nbgrader's gradebook (default: %(default)s)",
+        "--course-root",
+        type=Path,
+        default=COURSE_ROOT,
+        help="course folder with gradebook.db and source/ (default: %(default)s)",
     )
     parser.add_argument(
-        "--source",
-        type=Path,
-        default=COURSE_ROOT / "source",
-        help="the course's source/ folder, for the order of the test cells "
-        "(default: %(default)s)",
+        "--db",
+        help="SQLAlchemy URL of nbgrader's gradebook "
+        "(default: sqlite:///COURSE_ROOT/gradebook.db)",
     )
     parser.add_argument(
         "--output",
         type=Path,
-        default=COURSE_ROOT / "reports",
-        help="folder for instructor/ and anonymous/ (default: %(default)s)",
+        help="folder for instructor/ and anonymous/ (default: COURSE_ROOT/reports)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 
-    if args.db.startswith("sqlite:///"):
-        db_path = Path(args.db.removeprefix("sqlite:///"))
+    course_root = args.course_root.resolve()
+    db_url = args.db or f"sqlite:///{course_root / 'gradebook.db'}"
+    output = args.output or course_root / "reports"
+    if db_url.startswith("sqlite:///"):
+        db_path = Path(db_url.removeprefix("sqlite:///"))
         if not db_path.is_file():
             parser.error(
                 f"gradebook not found: {db_path}. Run nbgrader autograde first, "
                 "or pass --db with the gradebook's URL."
             )
-    results = load_results(args.db, args.source)
-    found = write_report(results, args.output)
+
+    results = load_results(db_url, course_root / "source")
+    found = write_report(results, output)
     for mistake, student_ids in found.items():
-        logger.info("%s: %d students", mistake.key, len(student_ids))
-    logger.info(
-        "wrote %s and %s", args.output / "instructor", args.output / "anonymous"
-    )
+        logger.info("students with %s: %d", mistake.key, len(student_ids))
+    logger.info("wrote %s and %s", output / "instructor", output / "anonymous")
     return 0
 
 

@@ -1,15 +1,15 @@
 """End-to-end tests of nbgrader's JupyterLab extension in headless Chromium.
 
-A real ``jupyter lab`` serves a graded course, and Playwright drives the
-Debian package's Chromium through what students and instructors do: fetch
-a released assignment from the Assignment List, run it, press Validate,
-and open the formgrader's grades. Each test saves a screenshot to
-``build/screenshots/`` for a person to look at.
+A real ``jupyter lab`` serves a copy of the course in which the demo class
+has been graded. Playwright drives the Debian package's Chromium through
+what students and instructors do: fetch a released week from the
+Assignment List, run it, press Validate, and open the formgrader's grades.
+Each test saves a screenshot to ``build/screenshots/`` for a person to look
+at.
 """
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -22,8 +22,8 @@ from browser_helpers import (
     launch_chromium,
 )
 from conftest import PROJECT_ROOT
+from demo_helpers import graded_demo_course
 from playwright.sync_api import expect, sync_playwright
-from report_helpers import ASSIGNMENT, build_tiny_course
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ SCREENSHOT_DIR = PROJECT_ROOT / "build" / "screenshots"
 STEP_TIMEOUT_MS = 90_000
 expect.set_options(timeout=STEP_TIMEOUT_MS)
 
-SOLUTION = "def double(x):\n    return 2 * x\n"
+ASSIGNMENT = "week01"
 
 
 @pytest.fixture(scope="module")
@@ -48,18 +48,21 @@ def chromium_path():
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """An autograded course whose week is also released to an exchange."""
+def course(tmp_path_factory, real_data_dir):
+    """The graded demo course, with week 1 also released to an exchange.
+
+    Returns the course root and the environment for Jupyter and nbgrader.
+    """
+    course_root = graded_demo_course(tmp_path_factory, real_data_dir)
     home = tmp_path_factory.mktemp("jupyter-home")
     env = isolated_jupyter_env(home)
+    env["COURSE_DATA_DIR"] = str(real_data_dir)
     exchange = home / "exchange"
     exchange.mkdir()
     # The exchange is where nbgrader's Assignment List finds released weeks.
     (home / "config" / "nbgrader_config.py").write_text(
         f"c = get_config()\nc.Exchange.root = {str(exchange)!r}\n", encoding="utf-8"
     )
-    course_root = tmp_path_factory.mktemp("course")
-    build_tiny_course(course_root)
     subprocess.run(
         ["nbgrader", "release_assignment", ASSIGNMENT],
         cwd=course_root,
@@ -100,13 +103,43 @@ def screenshot(page, name):
     page.screenshot(path=SCREENSHOT_DIR / f"{name}.png")
 
 
-def student_copy(course_root, name):
-    """Copy the released notebook to ``student/<name>.ipynb``; return its path."""
+def student_copy(course_root, name, notebook):
+    """Write ``notebook`` to ``student/<name>.ipynb``; return its path in the server."""
     target = course_root / "student" / f"{name}.ipynb"
     target.parent.mkdir(exist_ok=True)
-    released = course_root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    shutil.copy(released, target)
+    nbformat.write(notebook, target)
     return target.relative_to(course_root).as_posix()
+
+
+def released_notebook(course_root):
+    return nbformat.read(
+        course_root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4
+    )
+
+
+def finished_but_one(course_root):
+    """Return aoki's finished week 1 with one answer cell reset to its stub.
+
+    Returns
+    -------
+    tuple of (nbformat.NotebookNode, str)
+        The notebook and the removed answer (the source of the
+        ``identity_function`` cell), for the test to type back in.
+    """
+    folder = course_root / "demo" / "submissions" / "aoki" / ASSIGNMENT
+    notebook = nbformat.read(folder / f"{ASSIGNMENT}.ipynb", as_version=4)
+    stub = answer_cell(released_notebook(course_root)).source
+    cell = answer_cell(notebook)
+    answer, cell.source = cell.source, stub
+    return notebook, answer
+
+
+def answer_cell(notebook):
+    return next(
+        cell
+        for cell in notebook.cells
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "identity_function"
+    )
 
 
 def open_lab(page, server, workspace, path=""):
@@ -134,7 +167,7 @@ def run_all_cells(page):
     """
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    prompts = page.locator(".jp-NotebookPanel .jp-InputPrompt")
+    prompts = page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt")
     expect(prompts.first).to_have_text(re.compile(r"\[\d+\]"))
     expect(prompts.filter(has_text="[*]")).to_have_count(0)
 
@@ -161,7 +194,8 @@ def test_assignment_list_fetch(page, server):
 
 
 def test_validate_unfinished_notebook(page, server, course):
-    path = student_copy(course[0], "unfinished")
+    course_root, _ = course
+    path = student_copy(course_root, "unfinished", released_notebook(course_root))
     open_notebook(page, server, path)
     run_all_cells(page)
     dialog = validate(page)
@@ -170,25 +204,35 @@ def test_validate_unfinished_notebook(page, server, course):
 
 
 def test_validate_finished_notebook(page, server, course):
-    path = student_copy(course[0], "finished")
+    course_root, _ = course
+    notebook, answer = finished_but_one(course_root)
+    path = student_copy(course_root, "finished", notebook)
     open_notebook(page, server, path)
-    editor = page.locator(".jp-NotebookPanel .jp-Cell").first.locator(".cm-content")
-    editor.click()
+    stub = page.locator(".jp-NotebookPanel .jp-Cell", has_text="def identity_function")
+    stub.locator(".cm-content").click()
     page.keyboard.press("Control+a")
     # insert_text types no keys, so the editor adds no indentation of its own.
-    page.keyboard.insert_text(SOLUTION)
+    page.keyboard.insert_text(answer)
     run_all_cells(page)
     dialog = validate(page)
     expect(dialog).to_contain_text("Success")
     screenshot(page, "04_validate_finished")
-    saved = nbformat.read(course[0] / path, as_version=4)
-    assert saved.cells[0].source.strip() == SOLUTION.strip()
 
 
 def test_formgrader_students(page, server):
     page.goto(server.url("/formgrader/manage_students"))
     table = page.locator("table")
-    expect(table).to_contain_text("s02")
-    expect(table.locator("tr", has_text="s01")).to_contain_text("3 / 3")
-    expect(table.locator("tr", has_text="s02")).to_contain_text("1 / 3")
+    expect(table.locator("tr", has_text="aoki")).to_contain_text("37 / 37")
+    expect(table.locator("tr", has_text="chiba")).to_contain_text("15 / 37")
+    expect(table.locator("tr", has_text="doi")).to_contain_text("0 / 37")
     screenshot(page, "05_formgrader_students")
+
+
+def test_formgrader_week_scores(page, server):
+    page.goto(server.url("/formgrader/gradebook/week02/week02"))
+    # The formgrader hides student ids on this page until asked to show them.
+    page.get_by_role("button", name="Show All Names").click()
+    table = page.locator("table")
+    expect(table.locator("tr", has_text="baba")).to_contain_text("2 / 10")
+    expect(table.locator("tr", has_text="chiba")).to_contain_text("7 / 10")
+    screenshot(page, "06_formgrader_week02")
