@@ -1,4 +1,4 @@
-"""Write the demo class: submissions of six made-up students in demo/submissions.
+"""Write the demo class: made-up students' submissions in demo/submissions.
 
 The demo class shows the pipeline on the cases an instructor meets in a real
 class. Each student's notebooks are made from ``release/`` the way a student
@@ -16,12 +16,18 @@ would change them:
 - fujii: week 1 right, saved in the old notebook format 4.0; week 3 cut off
   in the middle of the download (not valid JSON).
 
+``week03.zip`` is week 3 as an LMS zip download of two more students:
+"Hirano Ken" in a folder per student (right answers) and "ishii" as a file
+named after the student ("ishii_20002_Copy of week03.ipynb", with a flatten
+that keeps the whole batch in one row).
+
 Run ``python -m grading.demo_class`` after changing an assignment, so that
 the demo matches the new release, and commit the result.
 """
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -137,10 +143,33 @@ def demo_students():
     }
 
 
+FLATTEN_WHOLE_BATCH = """def flatten(images):
+    return images.reshape(-1)"""
+
+
+def write_lms_archive(path):
+    """Write week 3 of two students as an LMS zip download."""
+    members = {
+        "Hirano Ken_20001_assignsubmission_file_/week03.ipynb": _answered("week03"),
+        "ishii_20002_Copy of week03.ipynb": _answered(
+            "week03", {"flatten": FLATTEN_WHOLE_BATCH}
+        ),
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, notebook in members.items():
+            # A fixed date keeps the archive's bytes the same on every run.
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, nbformat.writes(notebook))
+    print(f"wrote {path.relative_to(PROJECT_ROOT)}")
+
+
 def write_demo_class(destination=DEMO_SUBMISSIONS):
     """Replace ``destination`` with the demo class's submissions."""
     if destination.exists():
         shutil.rmtree(destination)
+    destination.mkdir(parents=True)
+    write_lms_archive(destination / "week03.zip")
     for student, assignments in demo_students().items():
         for assignment, (filename, notebook) in assignments.items():
             folder = destination / student / assignment

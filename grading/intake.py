@@ -25,6 +25,8 @@ import ast
 import copy
 import re
 import shutil
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +53,10 @@ _PROTECTED_NAMES = {
     "weights",
     "softmax_module",
 }
+# NOTE: code in the kernel can always defeat tests that run in the same kernel
+# (an IPython input transformer can turn every later cell into `pass`). The
+# scan reads the code as written, so code built at run time is reported only
+# by the call that runs it (exec or eval). A computed getattr is not reported.
 _SUSPICIOUS_CALLS = {
     "setattr": "changes an attribute by name",
     "delattr": "deletes an attribute by name",
@@ -72,6 +78,10 @@ _SUSPICIOUS_MODULES = {
     "subprocess": "starts programs",
     "IPython": "changes how IPython runs later cells",
 }
+
+
+# Largest file taken from an LMS archive; a notebook here is under 1 MB.
+MAX_ARCHIVE_MEMBER_BYTES = 50 * 1024**2
 
 
 class IntakeError(Exception):
@@ -453,7 +463,7 @@ def rebuild_notebook(student, release, answer_names):
     return notebook, notes
 
 
-def suspicious_lines(notebook, release):
+def suspicious_lines(notebook, release, test_names=frozenset()):
     """Return the student's lines that may change what the tests see.
 
     Only cells that differ from the release are read. The grade is kept, and
@@ -465,6 +475,9 @@ def suspicious_lines(notebook, release):
         The rebuilt notebook.
     release : nbformat.NotebookNode
         The notebook that students were given.
+    test_names : set of str, optional
+        Names that the hidden tests define (see ``hidden_test_names``); a
+        student who defines one of them is reported.
 
     Returns
     -------
@@ -477,7 +490,7 @@ def suspicious_lines(notebook, release):
         if cell.cell_type != "code" or _normalised_source(cell) in release_sources:
             continue
         lines = cell.source.splitlines()
-        for line_number, reason in _scan_code(cell.source):
+        for line_number, reason in _scan_code(cell.source, test_names):
             code = lines[line_number - 1].strip() if line_number <= len(lines) else ""
             findings.append(f"cell {cell_number} line {line_number}: {reason}: {code}")
     return findings
@@ -489,7 +502,35 @@ def _root_name(node):
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _scan_code(source):
+def hidden_test_names(source_notebook):
+    """Return the private names (``_x``) that the test cells of ``source`` bind.
+
+    Parameters
+    ----------
+    source_notebook : nbformat.NotebookNode
+        The instructor's notebook, hidden tests included.
+
+    Returns
+    -------
+    set of str
+    """
+    names = set()
+    for cell in source_notebook.cells:
+        if not _is_test(cell):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+                names.add(node.name)
+    return {name for name in names if name.startswith("_")}
+
+
+def _scan_code(source, test_names=frozenset()):
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -502,6 +543,10 @@ def _scan_code(source):
 
     findings = []
     for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in test_names:
+            findings.append(
+                (node.lineno, f"defines '{node.name}', a name of the tests")
+            )
         targets = []
         if isinstance(node, ast.Assign):
             targets = node.targets
@@ -511,6 +556,10 @@ def _scan_code(source):
             root = _root_name(target)
             if isinstance(target, ast.Name) and target.id in _PROTECTED_NAMES:
                 findings.append((node.lineno, f"rebinds '{target.id}'"))
+            elif isinstance(target, ast.Name) and target.id in test_names:
+                findings.append(
+                    (node.lineno, f"binds '{target.id}', a name of the tests")
+                )
             elif isinstance(target, ast.Attribute | ast.Subscript) and (
                 root in _PROTECTED_NAMES
             ):
@@ -630,7 +679,7 @@ def take_in_student(student_dir, student, assignment, course_root):
         report.repairs.extend(notes)
         report.warnings.extend(
             f"suspicious code (graded as usual; check by hand): {finding}"
-            for finding in suspicious_lines(rebuilt, release)
+            for finding in suspicious_lines(rebuilt, release, hidden_test_names(source))
         )
         nbformat.write(rebuilt, target_dir / f"{name}.ipynb")
 
@@ -652,6 +701,8 @@ def take_in(submissions_dir, course_root, assignments):
     ----------
     submissions_dir : pathlib.Path
         Folder laid out as ``<student>/<assignment>/<any file name>.ipynb``.
+        A zip file in it named after an assignment (``week03.zip``) is read
+        as that assignment's LMS download (see ``unpack_lms_archive``).
     course_root : pathlib.Path
         The course folder that receives ``submitted/``.
     assignments : list of str
@@ -660,17 +711,97 @@ def take_in(submissions_dir, course_root, assignments):
     Returns
     -------
     list of IntakeReport
+        Files that an archive could not give are reported under the student
+        id ``(archive)``.
     """
     reports = []
-    for student_dir in sorted(path for path in submissions_dir.iterdir()):
-        if not student_dir.is_dir():
-            continue
-        for assignment in assignments:
-            assignment_dir = student_dir / assignment
-            if assignment_dir.is_dir():
-                reports.extend(
-                    take_in_student(
-                        assignment_dir, student_dir.name, assignment, course_root
+    with tempfile.TemporaryDirectory() as unpacked:
+        folders = [path for path in submissions_dir.iterdir() if path.is_dir()]
+        for archive_path in sorted(submissions_dir.glob("*.zip")):
+            assignment = notebook_name_from_file(archive_path.stem)
+            if assignment not in assignments:
+                continue
+            destination = Path(unpacked) / archive_path.stem
+            skipped = unpack_lms_archive(archive_path, assignment, destination)
+            folders.extend(path for path in destination.iterdir() if path.is_dir())
+            if skipped:
+                report = IntakeReport("(archive)", assignment, archive_path.stem)
+                report.warnings.extend(skipped)
+                reports.append(report)
+
+        for student_dir in sorted(folders, key=lambda path: path.name):
+            for assignment in assignments:
+                assignment_dir = student_dir / assignment
+                if assignment_dir.is_dir():
+                    reports.extend(
+                        take_in_student(
+                            assignment_dir, student_dir.name, assignment, course_root
+                        )
                     )
-                )
     return reports
+
+
+def student_id_from_name(name):
+    """Return an nbgrader student id made from an LMS file or folder name.
+
+    The id is the part before the first ``_`` (LMS downloads start with the
+    student's name or number), in lower case, with runs of other characters
+    than letters, digits and ``-`` replaced by ``-``.
+
+    Parameters
+    ----------
+    name : str
+        For example ``"Yamada Taro_12345_assignsubmission_file_"``.
+
+    Returns
+    -------
+    str
+        For example ``"yamada-taro"``.
+    """
+    first = name.split("_", 1)[0]
+    return re.sub(r"[^0-9a-z-]+", "-", first.lower()).strip("-")
+
+
+def unpack_lms_archive(archive_path, assignment, destination):
+    """Unpack one assignment's LMS zip download as ``<student>/<assignment>/``.
+
+    Two layouts are read: a folder per student
+    (``"Yamada Taro_12345_assignsubmission_file_/week02.ipynb"``) and files
+    named after the student (``"yamadataro_12345_week02.ipynb"``). Members with
+    absolute or ``..`` paths, and members larger than
+    ``MAX_ARCHIVE_MEMBER_BYTES``, are skipped and reported.
+
+    Parameters
+    ----------
+    archive_path : pathlib.Path
+        The ``.zip`` file.
+    assignment : str
+        The assignment that the archive belongs to.
+    destination : pathlib.Path
+        An empty folder that receives the layout ``take_in`` reads.
+
+    Returns
+    -------
+    list of str
+        One line per skipped member.
+    """
+    skipped = []
+    with zipfile.ZipFile(archive_path) as archive:
+        for member in archive.infolist():
+            parts = Path(member.filename).parts
+            if member.is_dir() or not parts:
+                continue
+            if member.filename.startswith("/") or ".." in parts:
+                skipped.append(f"skipped '{member.filename}': unsafe path")
+                continue
+            if member.file_size > MAX_ARCHIVE_MEMBER_BYTES:
+                skipped.append(f"skipped '{member.filename}': {member.file_size} bytes")
+                continue
+            student = student_id_from_name(parts[0])
+            if not student:
+                skipped.append(f"skipped '{member.filename}': no student name")
+                continue
+            target = destination / student / assignment / parts[-1]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.read(member))
+    return skipped

@@ -26,8 +26,10 @@ Usage, from the repository root (the demo class by default)::
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +41,8 @@ from grading import intake
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = ("week01", "week02", "week03", "week04")
 COURSE_ID = "nn-output-layer"
+# Start of the intake note for code that may change what the tests see.
+SUSPICIOUS = "suspicious code"
 
 
 class PipelineError(Exception):
@@ -156,6 +160,18 @@ def take_in(course_root, submissions_dir, assignments):
     return results
 
 
+def take_in_archive(course_root, archive_path, assignments):
+    """Take in an LMS zip download of one assignment; see ``take_in``."""
+    if len(assignments) != 1:
+        raise PipelineError(
+            f"{archive_path.name} is a zip archive, which holds one assignment; "
+            "name it with --assignments, for example --assignments week02"
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        shutil.copy(archive_path, Path(folder) / f"{assignments[0]}.zip")
+        return take_in(course_root, Path(folder), assignments)
+
+
 def _autograded_notebooks(course_root, student, assignment):
     folder = course_root / "autograded" / student / assignment
     return sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
@@ -259,8 +275,9 @@ def read_scores(course_root):
 def format_table(scores, max_scores, results):
     """Return the table of students and scores, then the notes per student.
 
-    A score is shown as ``ERROR`` when grading failed; a ``*`` marks a score
-    with notes below the table.
+    A score is shown as ``ERROR`` when grading failed. A ``*`` marks a score
+    with notes below the table, and a ``!`` one whose notebook contains
+    suspicious code, because the score may be wrong and needs a check by hand.
     """
     assignments = sorted(max_scores)
     students = sorted({student for student, _ in scores} | {s for s, _ in results})
@@ -280,6 +297,8 @@ def format_table(scores, max_scores, results):
             score = scores[(student, assignment)][0]
             total += score
             mark = "*" if result.notes else ""
+            if any(SUSPICIOUS in note for note in result.notes):
+                mark = "!"
             row.append(f"{score:g}/{max_scores[assignment]:g}{mark}")
         row.append(f"{total:g}/{sum(max_scores.values()):g}")
         rows.append(row)
@@ -305,7 +324,10 @@ def format_table(scores, max_scores, results):
     ]
     if noted:
         lines.append("")
-        lines.append("Notes (* above; ERROR means the notebook was not graded):")
+        lines.append(
+            "Notes (* and ! above; ERROR: the notebook was not graded; "
+            "! : check the score by hand):"
+        )
         for (student, assignment), result in noted:
             messages = list(result.notes)
             if result.error and f"ERROR: {result.error}" not in " ".join(messages):
@@ -322,7 +344,10 @@ def run_pipeline(course_root, submissions_dir, assignments, csv_path=None):
     csv_path = Path(csv_path or course_root / "grades.csv").resolve()
 
     generate_release(course_root, assignments)
-    results = take_in(course_root, submissions_dir, assignments)
+    if submissions_dir.suffix.lower() == ".zip":
+        results = take_in_archive(course_root, submissions_dir, assignments)
+    else:
+        results = take_in(course_root, submissions_dir, assignments)
     graded = [key for key, result in sorted(results.items()) if not result.error]
     if graded:
         for key, message in autograde(course_root, graded).items():
@@ -344,8 +369,8 @@ def main(argv=None):
     parser.add_argument(
         "--submissions",
         type=Path,
-        help="folder laid out as <student>/<assignment>/*.ipynb "
-        "(default: demo/submissions in the course folder)",
+        help="folder laid out as <student>/<assignment>/*.ipynb, or an LMS zip "
+        "download of one assignment (default: demo/submissions in the course folder)",
     )
     parser.add_argument(
         "--assignments",

@@ -6,6 +6,7 @@ kernel; test_pipeline.py grades the rebuilt notebooks with nbgrader.
 
 import json
 import os
+import zipfile
 
 import nbformat
 import pytest
@@ -230,3 +231,43 @@ def test_rebuild_restores_edited_test():
         != 'print("OK")'
     )
     assert any(note.startswith("restored edited cells") for note in notes)
+
+
+def test_suspicious_test_name_defined():
+    release, source = read_pair(PROJECT_ROOT, "week04")
+    notebook = answered(PROJECT_ROOT, "week04")
+    notebook.cells.append(nbformat.v4.new_code_cell("_GRADER_NETWORK = {}"))
+    findings = intake.suspicious_lines(
+        notebook, release, intake.hidden_test_names(source)
+    )
+    assert any("'_GRADER_NETWORK', a name of the tests" in line for line in findings)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Yamada Taro_12345_assignsubmission_file_", "yamada-taro"),
+        ("yamadataro_12345_67890_week02.ipynb", "yamadataro"),
+        ("s1234567_week02.ipynb", "s1234567"),
+    ],
+)
+def test_student_id_from_name(name, expected):
+    assert intake.student_id_from_name(name) == expected
+
+
+def test_unpack_lms_archive_layouts(tmp_path):
+    archive_path = tmp_path / "downloads.zip"
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        archive.writestr("Yamada Taro_12345_assignsubmission_file_/week02.ipynb", "{}")
+        archive.writestr("suzuki_678_Copy of week02.ipynb", "{}")
+        archive.writestr("../escape.ipynb", "{}")
+    skipped = intake.unpack_lms_archive(archive_path, "week02", tmp_path / "class")
+    found = sorted(
+        path.relative_to(tmp_path / "class").as_posix()
+        for path in (tmp_path / "class").rglob("*.ipynb")
+    )
+    assert found == [
+        "suzuki/week02/suzuki_678_Copy of week02.ipynb",
+        "yamada-taro/week02/week02.ipynb",
+    ]
+    assert skipped == ["skipped '../escape.ipynb': unsafe path"]

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import nbformat
 import pytest
@@ -434,6 +435,19 @@ def _write_robustness_students(course, submissions):
     text = nbformat.writes(week01)
     write_student(submissions, "invalid-json", "week01", text[: len(text) // 2])
 
+    # Week 3 also comes as an LMS zip download: a folder per student, a file
+    # named after the student, and a member that tries to leave the folder.
+    with zipfile.ZipFile(submissions / "week03.zip", "w") as archive:
+        archive.writestr(
+            "Zip Folder_1_assignsubmission_file_/week03.ipynb",
+            nbformat.writes(answered(course, "week03")),
+        )
+        archive.writestr(
+            "zipflat_2_Copy of week03 (1).ipynb",
+            nbformat.writes(answered(course, "week03")),
+        )
+        archive.writestr("../outside.ipynb", "{}")
+
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory, real_data_dir):
@@ -499,6 +513,22 @@ def test_reference_full_marks(graded_class, assignment):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", sorted(MAX_POINTS))
+def test_reference_writes_no_stderr(graded_class, assignment):
+    # nbgrader gives 0 points to a test cell that writes to stderr.
+    course, _, _ = graded_class
+    path = course / "autograded" / "reference" / assignment / f"{assignment}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    streams = [
+        output.get("name")
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if output.output_type == "stream"
+    ]
+    assert "stderr" not in streams
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", sorted(MAX_POINTS))
 def test_blank_scores_zero(graded_class, assignment):
     assert _score(graded_class, "blank", assignment) == 0
 
@@ -525,6 +555,8 @@ def test_wrong_answer_loses_its_points(graded_class, student):
         ("no-metadata", "week02"),
         ("format-4-0", "week01"),
         ("format-3", "week01"),
+        ("zip-folder", "week03"),
+        ("zipflat", "week03"),
         ("duplicated-cells", "week02"),
         ("retyped-answers", "week01"),
     ],
@@ -551,10 +583,22 @@ def test_tampering_naive_softmax(graded_class, student):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "student", ["patches-allclose", "rebinds-np", "input-transformer"]
+    "student",
+    ["patches-allclose", "rebinds-np", "overrides-helpers", "input-transformer"],
 )
 def test_tampering_reported(graded_class, student):
     assert [line for line in _notes(graded_class, student) if "suspicious" in line]
+
+
+@pytest.mark.slow
+def test_input_transformer_score_flagged(graded_class):
+    # Code that rewrites later cells makes every test pass; it cannot be
+    # stopped inside the kernel, so its score must stand out in the table.
+    _, _, table = graded_class
+    row = next(
+        line for line in table.splitlines() if line.startswith("input-transformer")
+    )
+    assert "!" in row
 
 
 @pytest.mark.slow
@@ -601,6 +645,7 @@ def test_every_submission_accounted(graded_class):
     submitted = {
         (student.name, assignment.name)
         for student in (course / "class").iterdir()
+        if student.is_dir()
         for assignment in student.iterdir()
     }
     errors = {
@@ -618,3 +663,8 @@ def test_feedback_hides_hidden_tests(graded_class):
         encoding="utf-8"
     )
     assert "_reference_softmax" not in html
+
+
+@pytest.mark.slow
+def test_archive_unsafe_member_reported(graded_class):
+    assert [line for line in _notes(graded_class, "(archive)") if "unsafe path" in line]
