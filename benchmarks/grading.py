@@ -39,6 +39,11 @@ SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 WORKERS = 2
 SHARE_PATTERNS = ("s[0-9][13579]", "s[0-9][02468]")
 
+# Kernels graded at once get one BLAS thread each. With OpenBLAS's default of
+# one thread per core, two kernels would run four threads on two cores, and a
+# thread that waits for a core stalls every matrix product of its kernel.
+ONE_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
 SINGLE = "autograde, 1 submission"
 SINGLE_SANDBOXED = "autograde, sandboxed, 1 submission"
 SINGLE_FLOOR = "floor: nbclient, 1 notebook"
@@ -226,7 +231,7 @@ class Course:
                     f"--student={pattern}",
                 ],
                 cwd=self.root,
-                env=_nbgrader_environment(),
+                env=dict(_nbgrader_environment(), **ONE_THREAD_ENV),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -338,12 +343,20 @@ def _write_config(root, sandboxed):
         f"load_subconfig({str(PROJECT_CONFIG)!r})  # noqa: F821",
         f"c.CourseDirectory.root = {str(root)!r}",
     ]
+    # Both variants set the preprocessors, whatever the project's settings choose.
     if sandboxed:
         lines += [
             "import sys",
             f"sys.path.insert(0, {str(PROJECT_ROOT)!r})",
             "from grading.sandbox import autograde_preprocessors",
             "c.Autograde.autograde_preprocessors = autograde_preprocessors()",
+        ]
+    else:
+        lines += [
+            "from nbgrader.converters.autograde import Autograde",
+            "c.Autograde.autograde_preprocessors = (",
+            '    Autograde.class_traits()["autograde_preprocessors"].default()',
+            ")",
         ]
     (root / "nbgrader_config.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -550,7 +563,7 @@ def _summarize(part, samples, sizes, sandboxed):
                 parallel,
                 serial_name(size),
                 parallel / serial,
-                whole.format(medians[parallel_name(size)]),
+                whole.format(medians[parallel_name(size)]) + ", 1 BLAS thread each",
             )
         )
         if size in sandboxed:
