@@ -39,7 +39,6 @@ from pathlib import Path
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
-from nbclient.exceptions import DeadKernelError
 from nbgrader.converters.autograde import Autograde
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Int, List, Unicode, default
@@ -54,16 +53,12 @@ from grading.sandbox_command import (
     grading_as_root,
     read_only_mounts,
     sandbox_environment,
+    with_course_data_dir,
 )
 
 ALLOW_UNSANDBOXED_ENV = "COURSE_ALLOW_UNSANDBOXED"
 
-# Student-facing messages when a kernel dies while grading.
-KERNEL_DIED_MESSAGE = (
-    "このセルの実行中にカーネルが停止しました。メモリー、CPU 時間、"
-    "プロセス数などの上限を超えた可能性があります。"
-)
-NOT_RUN_MESSAGE = "カーネルが停止したため、このセルは実行されませんでした。"
+# Shown to the student where output beyond max_output_bytes was dropped.
 OUTPUT_CUT_MESSAGE = "（出力が多すぎるため、ここから先の出力は省略しました。）\n"
 
 # Characters kept of a stderr output that arrives after the output limit.
@@ -263,7 +258,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         cwd = Path(kw.get("cwd") or os.getcwd()).resolve()
-        env = kw.get("env") or os.environ
+        env = with_course_data_dir(kw.get("env") or os.environ, cwd)
         uid = self._choose_uid()
         if uid is not None:
             os.chown(self._runtime_dir, uid, uid)
@@ -307,27 +302,13 @@ def _decides_score(msg, outs):
     )
 
 
-def kernel_died_output(message):
-    """Return an error output that reports a stopped kernel to the student."""
-    return nbformat.v4.new_output(
-        "error",
-        ename="DeadKernelError",
-        evalue=message,
-        traceback=[f"DeadKernelError: {message}"],
-    )
-
-
 class SandboxedExecute(Execute):
     """nbgrader's Execute preprocessor, with kernels in a sandbox.
 
     nbgrader's ``Execute`` passes its own ``kernel_manager_class``, which
-    overrides one set in the configuration, so the class is set here.
-
-    A kernel that dies (a limit was exceeded, or a crash) ends that
-    notebook's run. Plain nbgrader then drops the whole submission with an
-    error. Here the cell that was running and every later code cell get an
-    error output instead, so their tests score 0, the cells before keep
-    their scores, and the student's feedback explains what happened.
+    overrides one set in the configuration, so the class is set here. A
+    kernel that dies (at the CPU time limit, say) ends that submission's
+    grading with an error, as in plain nbgrader.
     """
 
     max_output_bytes = Int(
@@ -344,7 +325,6 @@ class SandboxedExecute(Execute):
         super().__init__(*args, **kwargs)
 
     def preprocess(self, nb, resources=None, km=None):
-        self._kernel_died = False
         self._output_bytes = 0
         self._cut_cells = set()
         return super().preprocess(nb, resources, km)
@@ -368,25 +348,6 @@ class SandboxedExecute(Execute):
                 msg["content"]["text"] = msg["content"]["text"][:KEPT_STDERR_CHARS]
             return super().output(outs, msg, display_id, cell_index)
         return None
-
-    def preprocess_cell(self, cell, resources, index):
-        if self._kernel_died:
-            if cell.cell_type == "code":
-                cell.outputs = [kernel_died_output(NOT_RUN_MESSAGE)]
-            return cell, resources
-        try:
-            return super().preprocess_cell(cell, resources, index)
-        except DeadKernelError:
-            self._kernel_died = True
-            self.log.error(
-                "The kernel died while running cell %d of %s; it may have "
-                "exceeded a sandbox limit. Later cells were not run and "
-                "their tests score 0.",
-                index,
-                resources.get("metadata", {}).get("path", "the notebook"),
-            )
-            cell.outputs.append(kernel_died_output(KERNEL_DIED_MESSAGE))
-            return cell, resources
 
 
 def autograde_preprocessors():

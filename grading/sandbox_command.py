@@ -39,6 +39,9 @@ PASSED_ENV_NAMES = (
     "COURSE_DATA_DIR",
 )
 
+# The user cache folder's name in mymodules/datafiles.py (CACHE_NAME).
+DATA_CACHE_NAME = "nn-output-layer"
+
 # Private folders inside the sandbox's /tmp for what the kernel writes.
 SANDBOX_HOME = "/tmp"
 SANDBOX_ENV = {
@@ -212,6 +215,42 @@ def read_only_mounts(kernel_cmd, cwd, env, extra_paths=()):
         if target.exists():
             mounts.append(Mount(target.resolve(), target))
     return mounts
+
+
+def with_course_data_dir(env, cwd):
+    """Return ``env`` with ``COURSE_DATA_DIR`` naming the grader's data folder.
+
+    Without ``COURSE_DATA_DIR``, the loaders in ``mymodules/datafiles.py``
+    use ``mymodules/data`` or the user cache folder and download what is
+    missing. Inside the sandbox ``mymodules`` is read-only and the network is
+    down, so the kernel is pointed at the first of those host folders that
+    contains data, which it may read but not change.
+
+    Parameters
+    ----------
+    env : dict
+        Environment that nbgrader gives the kernel.
+    cwd : pathlib.Path
+        Resolved grading folder.
+
+    Returns
+    -------
+    dict
+    """
+    if env.get("COURSE_DATA_DIR"):
+        return env
+    candidates = []
+    modules = find_course_modules(cwd)
+    if modules is not None:
+        candidates.append(modules / "data")
+    cache_home = env.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    candidates.append(Path(cache_home) / DATA_CACHE_NAME)
+    for folder in candidates:
+        if any((folder / name).exists() for name in ("mnist", "sample_weight.pkl")):
+            return {**env, "COURSE_DATA_DIR": str(folder)}
+    # NOTE: with no data on the host, the kernel cannot download it, so tests
+    # that need MNIST fail where plain nbgrader would download the files.
+    return env
 
 
 def sandbox_environment(kernel_cmd, env):
