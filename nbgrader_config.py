@@ -6,12 +6,17 @@ demo class with ``python -m grading.pipeline``.
 """
 
 import os
+import sys
 from pathlib import Path
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
-
 COURSE_ROOT = Path(__file__).resolve().parent
+
+# The nbgrader command does not put the course root on sys.path, and the
+# sandbox and feedback settings below come from its grading package.
+sys.path.insert(0, str(COURSE_ROOT))
+
+from grading.sandbox import autograde_preprocessors  # noqa: E402
+from grading.sandbox_feedback import feedback_preprocessors  # noqa: E402
 
 # The Jupyter kernel that runs student code during `nbgrader autograde`.
 # "course-grading" is python3 with memory and file-size limits
@@ -40,6 +45,12 @@ c.Execute.kernel_name = GRADING_KERNEL
 c.Execute.timeout = CELL_TIMEOUT_SECONDS
 c.Execute.interrupt_on_timeout = True
 
+# Every grading kernel runs in a bubblewrap sandbox (grading/sandbox.py): it
+# sees only its own submission, mymodules and the data, read-only, has no
+# network, and has memory, CPU time, process and file limits. Where no sandbox
+# can be created, grading stops unless COURSE_ALLOW_UNSANDBOXED=1 is set.
+c.Autograde.autograde_preprocessors = autograde_preprocessors()
+
 # Student output kept in the graded notebook and the feedback: enough for
 # a traceback and a few printed arrays, not a flood.
 c.LimitOutput.max_lines = 200
@@ -55,9 +66,6 @@ c.ClearSolutions.text_stub = "ここに答えを書いてください。"
 # restored from the gradebook, because they are read-only (locked) cells.
 c.OverwriteCells.add_missing_cells = True
 
-# Feedback shows the student's code and results, not the hidden test code.
-c.GenerateFeedback.preprocessors = [
-    GetGrades,
-    ClearHiddenTests,
-    CSSHTMLHeaderPreprocessor,
-]
+# Feedback shows the student's code and results, but neither the hidden test
+# code nor the tracebacks that quote it (grading/sandbox_feedback.py).
+c.GenerateFeedback.preprocessors = feedback_preprocessors()

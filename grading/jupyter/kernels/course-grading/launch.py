@@ -6,8 +6,8 @@ taking the grading machine down with it: a runaway allocation raises
 MemoryError in the student's cell instead of waking the out-of-memory killer,
 and a runaway file write stops at a fixed size.
 
-NOTE: these are resource limits, not isolation. The student's code still runs
-with the grader's user rights and can read and write the course folder.
+NOTE: these are resource limits, not isolation. Isolation comes from the
+sandbox that nbgrader_config.py starts this kernel in (grading/sandbox.py).
 """
 
 import resource
@@ -22,10 +22,20 @@ FILE_SIZE_BYTES = 64 * 1024**2
 
 
 def limit_resources():
-    """Lower the soft and hard limits of this process and its children."""
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_BYTES, FILE_SIZE_BYTES))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    """Lower the soft and hard limits of this process and its children.
+
+    A hard limit that is already lower (the grading sandbox sets its own) is
+    kept, because raising a hard limit fails.
+    """
+    for kind, value in (
+        (resource.RLIMIT_AS, ADDRESS_SPACE_BYTES),
+        (resource.RLIMIT_FSIZE, FILE_SIZE_BYTES),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        _, hard = resource.getrlimit(kind)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(kind, (value, value))
 
 
 if __name__ == "__main__":
