@@ -470,7 +470,7 @@ def graded_class(tmp_path_factory, real_data_dir):
 
     environment = dict(os.environ, COURSE_DATA_DIR=str(real_data_dir))
     # Short enough that the infinite loop costs little, long enough for week 4.
-    environment["COURSE_CELL_TIMEOUT"] = "10"
+    environment["COURSE_CELL_TIMEOUT"] = "20"
     result = subprocess.run(
         [
             sys.executable,
