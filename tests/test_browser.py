@@ -3,9 +3,9 @@
 A real ``jupyter lab`` serves a copy of the course in which the demo class
 has been graded. Playwright drives the Debian package's Chromium through
 what students and instructors do: fetch a released week from the
-Assignment List, run it, press Validate, and open the formgrader's grades.
-Each test saves a screenshot to ``build/screenshots/`` for a person to look
-at.
+Assignment List, run it, press Validate (in JupyterLab and in Notebook 7),
+and open the formgrader's grades. Each test saves a screenshot to
+``build/screenshots/`` for a person to look at.
 """
 
 import os
@@ -219,13 +219,23 @@ def test_validate_finished_notebook(page, server, course):
     screenshot(page, "04_validate_finished")
 
 
+def test_notebook7_validate(page, server, course):
+    course_root, _ = course
+    path = student_copy(course_root, "notebook7", released_notebook(course_root))
+    page.goto(server.url(f"/notebooks/{path}"))
+    expect(page.locator("body")).to_contain_text("Idle")
+    dialog = validate(page)
+    expect(dialog).to_contain_text("NotImplementedError")
+    screenshot(page, "05_notebook7_validate")
+
+
 def test_formgrader_students(page, server):
     page.goto(server.url("/formgrader/manage_students"))
     table = page.locator("table")
     expect(table.locator("tr", has_text="aoki")).to_contain_text("37 / 37")
     expect(table.locator("tr", has_text="chiba")).to_contain_text("15 / 37")
     expect(table.locator("tr", has_text="doi")).to_contain_text("0 / 37")
-    screenshot(page, "05_formgrader_students")
+    screenshot(page, "06_formgrader_students")
 
 
 def test_formgrader_week_scores(page, server):
@@ -235,4 +245,4 @@ def test_formgrader_week_scores(page, server):
     table = page.locator("table")
     expect(table.locator("tr", has_text="baba")).to_contain_text("2 / 10")
     expect(table.locator("tr", has_text="chiba")).to_contain_text("7 / 10")
-    screenshot(page, "06_formgrader_week02")
+    screenshot(page, "07_formgrader_week02")
