@@ -8,9 +8,12 @@ import csv
 import subprocess
 import sys
 
+import nbformat
 import pytest
+from conftest import PROJECT_ROOT
 from demo_helpers import DEMO_MISTAKES, DEMO_STUDENTS, graded_demo_course
 from report_helpers import ABS_MISTAKE, ASSIGNMENT, STUDENTS, build_tiny_course
+from test_pipeline import WRONG_ANSWERS
 
 from grading import report
 
@@ -166,6 +169,56 @@ def test_command_missing_gradebook(tmp_path, capsys):
         report.main(["--course-root", str(tmp_path)])
     assert exit_info.value.code == 2
     assert "gradebook not found" in capsys.readouterr().err
+
+
+# The wrong answers that tests/test_pipeline.py grades with the real pipeline
+# (with the points each test cell loses), and the known mistake that each one
+# must be reported as. Every other wrong answer there must match no mistake.
+MISTAKE_OF_WRONG_ANSWER = {
+    "w2-naive": "softmax_overflow",
+    "w2-whole-batch-sum": "softmax_whole_batch",
+    # Without keepdims the row sums broadcast wrongly: same cells, same label.
+    "w2-no-keepdims": "softmax_whole_batch",
+    "w2-global-max": "softmax_global_max",
+    "w2-in-place": "softmax_in_place",
+    "w4-drop-last-batch": "partial_batch",
+    "w4-mean-of-batches": "partial_batch",
+    "w4-argmax-axis0": "argmax_axis",
+}
+
+
+def course_test_points():
+    """Return {assignment: {test cell: points}} from the course's source/."""
+    points = {}
+    for path in sorted((PROJECT_ROOT / "source").glob("week*/week*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        points[path.parent.name] = {
+            cell.metadata.nbgrader["grade_id"]: cell.metadata.nbgrader["points"]
+            for cell in notebook.cells
+            if cell.metadata.get("nbgrader", {}).get("grade")
+        }
+    return points
+
+
+@pytest.mark.parametrize("student", sorted(WRONG_ANSWERS))
+def test_signature_of_graded_answer(student):
+    assignment, _, lost_points = WRONG_ANSWERS[student]
+    points = course_test_points()
+    cell_scores = {
+        cell: (max_score - lost_points.get(cell, 0), max_score)
+        for cell, max_score in points[assignment].items()
+    }
+    submission = report.Submission(student, "", assignment, 0, 0, cell_scores)
+    results = report.ClassResults(
+        assignments=sorted(points),
+        test_cells={name: list(cells) for name, cells in points.items()},
+        students={student: ""},
+        submissions=[submission],
+    )
+    found = report.find_mistakes(results)
+    made = [mistake.key for mistake, ids in found.items() if student in ids]
+    expected = MISTAKE_OF_WRONG_ANSWER.get(student)
+    assert made == ([expected] if expected else [])
 
 
 @pytest.fixture(scope="module")
