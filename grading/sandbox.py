@@ -289,6 +289,10 @@ class SandboxedKernelManager(AsyncKernelManager):
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
             self._runtime_dir = None
 
+    # nbclient calls cleanup_resources after a kernel died, and
+    # AsyncKernelManager binds that name to the base class's method.
+    cleanup_resources = _async_cleanup_resources
+
 
 def _decides_score(msg, outs):
     # nbgrader scores a test cell by its first error, stderr stream or

@@ -240,14 +240,20 @@ def graded(tmp_path_factory, real_data_dir):
     for student, solution in submissions.items():
         course.submit(student, solution)
     # The CPU hog's kernel is killed, so nbgrader exits with an error status.
-    batch = course.autograde(check=False)
+    # Kernels' runtime folders go to a folder of this test's own, so that
+    # leftovers can be counted.
+    temp_dir = root.parent / "tmp"
+    temp_dir.mkdir()
+    batch = course.autograde(check=False, extra_env={"TMPDIR": str(temp_dir)})
 
     # The gradebook writer is graded on its own, after everyone else, so
     # that the other students' grades can be compared before and after.
     grades_before = course.grade_rows(exclude_student="gradebook_writer")
     files_before = tree_digest(root, skip=[root / "gradebook.db"])
     course.submit("gradebook_writer", GRADEBOOK_WRITER.format(home_file=str(home_file)))
-    writer_run = course.autograde("gradebook_writer")
+    writer_run = course.autograde(
+        "gradebook_writer", extra_env={"TMPDIR": str(temp_dir)}
+    )
     course.nbgrader("generate_feedback", ASSIGNMENT)
     server.close()
 
@@ -270,6 +276,7 @@ def graded(tmp_path_factory, real_data_dir):
         "home_file": home_file,
         "server": server,
         "uid": uid,
+        "temp_dir": temp_dir,
     }
     home_file.unlink(missing_ok=True)
 
@@ -448,6 +455,11 @@ def test_output_flood_noted(graded):
 def test_output_flood_still_graded(graded):
     scores = graded["course"].scores("output_flood")
     assert scores == {"test_add": 1.0, "test_data": 1.0}
+
+
+@pytest.mark.slow
+def test_runtime_folders_removed(graded):
+    assert list(graded["temp_dir"].iterdir()) == []
 
 
 @pytest.mark.slow
