@@ -425,7 +425,12 @@ def _render_html(results, rates, found, title, anonymous):
         _mistake_table(results, found, anonymous),
     ]
     if not anonymous:
-        parts += ["<h2>学生ごとの得点</h2>", _student_table(results)]
+        parts += [
+            "<h2>学生ごとの得点</h2>",
+            "<p>「採点なし」は、その週の採点結果が成績表（gradebook）にないことを"
+            "示します（未提出か、読めないファイルなどで採点できなかった提出）。</p>",
+            _student_table(results),
+        ]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -466,7 +471,7 @@ def _score_summary_table(results):
                 full,
             ]
         )
-    header = ["週", "提出数", "平均（%）", "中央値（%）", "満点の人数"]
+    header = ["週", "採点数", "平均（%）", "中央値（%）", "満点の人数"]
     return _table(header, rows)
 
 
@@ -476,12 +481,12 @@ def _pass_rate_table(rates):
         + [_percent_of(r)]
         for r in rates
     ]
-    header = ["週", "テスト", "配点", "合格", "提出数", "合格率（%）"]
+    header = ["週", "テスト", "配点", "合格", "採点数", "合格率（%）"]
     return _table(header, rows)
 
 
 def _mistake_table(results, found, anonymous):
-    header = ["週", "間違い", "人数", "提出数"]
+    header = ["週", "間違い", "人数", "採点数"]
     if not anonymous:
         header.append("学生")
     rows = []
@@ -514,7 +519,7 @@ def _student_table(results):
             row.append(
                 f"{submission.score:g} / {submission.max_score:g}"
                 if submission
-                else "未提出"
+                else "採点なし"
             )
         rows.append(row)
     return _table(header, rows)

@@ -45,7 +45,7 @@ def plot_scores(results, path, week_label):
             100 * s.score / s.max_score if s.max_score else 0.0 for s in submissions
         ]
         ax.hist(percents, bins=edges, color=BAR_COLOR, edgecolor="white")
-        ax.set_title(f"{week_label(assignment)}（提出 {len(submissions)} 人）")
+        ax.set_title(f"{week_label(assignment)}（採点 {len(submissions)} 人）")
         ax.set_xlabel("得点（%）")
         ax.set_ylabel("人数")
         ax.set_xlim(0, 100)

@@ -133,7 +133,7 @@ def test_instructor_page_names_students(report_dir):
 
 def test_instructor_page_marks_missing(report_dir):
     page = (report_dir / "instructor" / "index.html").read_text(encoding="utf-8")
-    assert "未提出" in page
+    assert "採点なし" in page
 
 
 def test_anonymous_mistakes_csv_counts(report_dir):
