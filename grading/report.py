@@ -187,8 +187,9 @@ def load_results(db_url, source_dir=None):
         submissions = []
         for name in assignments:
             for submitted in gradebook.assignment_submissions(name):
+                # A cell that waits for manual grading has no score yet: 0 here.
                 cell_scores = {
-                    grade.name: (grade.score, grade.max_score)
+                    grade.name: (grade.score or 0.0, grade.max_score)
                     for notebook in submitted.notebooks
                     for grade in notebook.grades
                 }
@@ -264,7 +265,8 @@ def find_mistakes(results, mistakes=KNOWN_MISTAKES):
 
 
 def _shows(submission, mistake):
-    if not all(cell in submission.cell_scores for cell in mistake.fails):
+    cells = mistake.fails + mistake.passes
+    if not all(cell in submission.cell_scores for cell in cells):
         return False
     failed_all = not any(submission.passed(cell) for cell in mistake.fails)
     passed_all = all(submission.passed(cell) for cell in mistake.passes)
