@@ -744,9 +744,10 @@ def take_in(submissions_dir, course_root, assignments):
 def student_id_from_name(name):
     """Return an nbgrader student id made from an LMS file or folder name.
 
-    The id is the part before the first ``_`` (LMS downloads start with the
-    student's name or number), in lower case, with runs of other characters
-    than letters, digits and ``-`` replaced by ``-``.
+    LMS downloads start with the student's name or number, followed by
+    ``_``. The id is the first ``_``-separated part that contains ASCII
+    letters or digits, in lower case, with runs of other characters replaced
+    by ``-``. A name in Japanese ("山田太郎_12345_...") gives the number.
 
     Parameters
     ----------
@@ -756,10 +757,13 @@ def student_id_from_name(name):
     Returns
     -------
     str
-        For example ``"yamada-taro"``.
+        For example ``"yamada-taro"``; empty if no part qualifies.
     """
-    first = name.split("_", 1)[0]
-    return re.sub(r"[^0-9a-z-]+", "-", first.lower()).strip("-")
+    for part in name.split("_"):
+        student = re.sub(r"[^0-9a-z-]+", "-", part.lower()).strip("-")
+        if student:
+            return student
+    return ""
 
 
 def unpack_lms_archive(archive_path, assignment, destination):

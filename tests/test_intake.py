@@ -249,6 +249,7 @@ def test_suspicious_test_name_defined():
         ("Yamada Taro_12345_assignsubmission_file_", "yamada-taro"),
         ("yamadataro_12345_67890_week02.ipynb", "yamadataro"),
         ("s1234567_week02.ipynb", "s1234567"),
+        ("山田太郎_12345_assignsubmission_file_", "12345"),
     ],
 )
 def test_student_id_from_name(name, expected):

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from pipeline_helpers import PROJECT_ROOT, answered, copy_course, write_student
 
-from grading.pipeline import read_scores
+from grading.pipeline import PipelineError, read_scores, take_in_archive
 
 MAX_POINTS = {"week01": 6, "week02": 10, "week03": 11, "week04": 10}
 
@@ -668,3 +668,21 @@ def test_feedback_hides_hidden_tests(graded_class):
 @pytest.mark.slow
 def test_archive_unsafe_member_reported(graded_class):
     assert [line for line in _notes(graded_class, "(archive)") if "unsafe path" in line]
+
+
+def test_archive_taken_in(tmp_path):
+    course = copy_course(tmp_path / "course")
+    archive_path = tmp_path / "download.zip"
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        archive.writestr(
+            "山田太郎_12345_assignsubmission_file_/week02 (1).ipynb",
+            nbformat.writes(answered(course, "week02")),
+        )
+    results = take_in_archive(course, archive_path, ["week02"])
+    assert list(results) == [("12345", "week02")]
+    assert (course / "submitted" / "12345" / "week02" / "week02.ipynb").is_file()
+
+
+def test_archive_needs_one_assignment(tmp_path):
+    with pytest.raises(PipelineError, match="--assignments week02"):
+        take_in_archive(tmp_path, tmp_path / "download.zip", ["week01", "week02"])
