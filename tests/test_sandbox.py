@@ -24,14 +24,10 @@ from sandbox_helpers import (
     cell_outputs_text,
     outputs_of,
     processes_of_uid,
+    require_sandbox,
 )
 
 from grading import sandbox, sandbox_command
-
-pytestmark = pytest.mark.skipif(
-    sandbox.sandbox_problem() is not None,
-    reason=f"no sandbox can be created here: {sandbox.sandbox_problem()}",
-)
 
 MIB = 1024 * 1024
 TEST_LIMITS = {
@@ -171,11 +167,29 @@ for line in range(6400):
 """
 )
 
-CPU_HOG = (
+LIMIT_RAISER = (
     CORRECT
     + """
-while True:
-    pass
+import resource
+
+for name in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_NPROC", "RLIMIT_FSIZE"):
+    kind = getattr(resource, name)
+    print(name, "is", resource.getrlimit(kind)[1])
+    try:
+        resource.setrlimit(kind, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        print(name, "raised")
+    except (ValueError, OSError) as error:
+        print(name, "not raised:", type(error).__name__)
+"""
+)
+
+# Like a kernel killed at its CPU time limit, but without waiting for it.
+KERNEL_KILLER = (
+    CORRECT
+    + """
+import os
+
+os._exit(1)
 """
 )
 
@@ -214,6 +228,7 @@ def tree_digest(root, skip):
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, real_data_dir):
     """The sandboxed class, graded: honest and hostile submissions."""
+    require_sandbox()
     uid = sandbox_command.SANDBOX_UID_BASE + secrets.randbelow(
         sandbox_command.SANDBOX_UID_COUNT
     )
@@ -234,12 +249,13 @@ def graded(tmp_path_factory, real_data_dir):
         "memory_bomb": MEMORY_BOMB,
         "fork_bomb": FORK_BOMB,
         "huge_file": HUGE_FILE,
-        "cpu_hog": CPU_HOG,
+        "limit_raiser": LIMIT_RAISER,
+        "kernel_killer": KERNEL_KILLER,
         "output_flood": OUTPUT_FLOOD,
     }
     for student, solution in submissions.items():
         course.submit(student, solution)
-    # The CPU hog's kernel is killed, so nbgrader exits with an error status.
+    # The kernel killer's kernel exits, so nbgrader ends with an error status.
     # Kernels' runtime folders go to a folder of this test's own, so that
     # leftovers can be counted.
     temp_dir = root.parent / "tmp"
@@ -402,20 +418,35 @@ def test_memory_bomb_still_graded(graded):
 
 
 @pytest.mark.slow
-def test_cpu_hog_reported_as_error(graded):
-    message = "error processing assignment 'ps1' for student 'cpu_hog'"
+@pytest.mark.parametrize(
+    "name", ["RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_NPROC", "RLIMIT_FSIZE"]
+)
+def test_limit_raiser_cannot_raise(graded, name):
+    outputs = graded_outputs(graded["course"], "limit_raiser")
+    assert f"{name} not raised: ValueError" in outputs
+
+
+@pytest.mark.slow
+def test_limit_raiser_sees_cpu_limit(graded):
+    outputs = graded_outputs(graded["course"], "limit_raiser")
+    assert f"RLIMIT_CPU is {TEST_LIMITS['cpu_time_limit']}" in outputs
+
+
+@pytest.mark.slow
+def test_kernel_killer_reported_as_error(graded):
+    message = "error processing assignment 'ps1' for student 'kernel_killer'"
     assert message in graded["batch"].stderr
 
 
 @pytest.mark.slow
-def test_cpu_hog_not_graded(graded):
-    folder = graded["course"].root / "autograded" / "cpu_hog" / ASSIGNMENT
+def test_kernel_killer_not_graded(graded):
+    folder = graded["course"].root / "autograded" / "kernel_killer" / ASSIGNMENT
     assert not folder.exists()
 
 
 @pytest.mark.slow
-def test_students_after_cpu_hog_graded(graded):
-    students = ["fork_bomb", "honest_right", "honest_wrong", "huge_file"]
+def test_students_after_killer_graded(graded):
+    students = ["limit_raiser", "memory_bomb", "network_client", "output_flood"]
     graded_students = [s for s in students if graded["course"].scores(s)]
     assert graded_students == students
 
