@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up the environment if needed, then run the course's main job.
 set -euo pipefail
+system_packages="bubblewrap"
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/bootstrap.sh"
 cd "$project_root"
 

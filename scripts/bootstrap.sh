@@ -17,6 +17,29 @@ if ! "$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/
     exit 1
 fi
 
+# Install the Debian packages named in $system_packages (set by the sourcing
+# script) when they are missing: bubblewrap sandboxes the grading kernels, and
+# Chromium with a Japanese font runs the browser test. Only root on a Debian or
+# Ubuntu machine can install them here; anyone else is told what is missing.
+missing_packages=()
+for package in ${system_packages:-}; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then
+        missing_packages+=("$package")
+    fi
+done
+if [ ${#missing_packages[@]} -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        echo "Installing Debian packages: ${missing_packages[*]} ..."
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_packages[@]}" >/dev/null
+    else
+        echo "warning: missing system packages: ${missing_packages[*]}." \
+            "Install them (for example: sudo apt-get install ${missing_packages[*]});" \
+            "until then, grading refuses to run without a sandbox and the browser" \
+            "test is skipped." >&2
+    fi
+fi
+
 stamp=$(cat "$project_root/requirements.txt" "$project_root/requirements-dev.txt" \
     | sha256sum | cut -d' ' -f1)
 stamp_file=$venv_dir/.requirements-sha256
