@@ -630,6 +630,16 @@ def _summarize(part, samples, sizes, sandboxed):
             at_least=False,
         )
     )
+    if "autograde, sandboxed" in lines:
+        # The project's nbgrader_config.py grades in the sandbox by default.
+        part.targets.append(
+            Target(
+                "sandboxed autograde per additional submission vs nbclient (slope)",
+                lines["autograde, sandboxed"][1] / lines["floor: nbclient"][1],
+                1.5,
+                at_least=False,
+            )
+        )
     part.findings.append(
         "Least-squares lines through the class sizes, seconds = fixed + per "
         "submission x students: "

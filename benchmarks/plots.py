@@ -59,8 +59,11 @@ def plot_grading(part, path):
         The PNG file to write.
     """
     figure, axes = plt.subplots(figsize=(6.4, 4))
+    all_sizes = set()
     for label, (sizes, seconds) in part.series["classes"].items():
         axes.plot(sizes, seconds, marker="o", label=label)
+        all_sizes.update(sizes)
+    axes.set_xticks(sorted(all_sizes))
     axes.set_xlabel("students in the class")
     axes.set_ylabel("seconds for the whole class (median)")
     axes.set_title("Grading the week-4 assignment")
