@@ -8,6 +8,8 @@
 ``Accuracy:0.9352`` と表示されれば正しく動いています。
 """
 
+import sys
+
 import numpy as np
 
 from functions import sigmoid
@@ -89,8 +91,13 @@ def accuracy_in_batches(network, x, t, batch_size=100):
 
 
 def main():
-    x, t = get_data()
-    network = init_network()
+    try:
+        x, t = get_data()
+        network = init_network()
+    except (OSError, ValueError) as error:
+        # The loaders' messages already say which file failed and what to do.
+        print(f"データを用意できませんでした。\n{error}", file=sys.stderr)
+        sys.exit(1)
     print("Accuracy:" + str(accuracy_one_by_one(network, x, t)))
     print("Accuracy (batch_size=100):" + str(accuracy_in_batches(network, x, t, 100)))
 

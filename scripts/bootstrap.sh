@@ -10,9 +10,14 @@ project_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv_dir=${COURSE_VENV:-$project_root/.venv}
 python_bin=${PYTHON:-python3}
 
+if ! command -v "$python_bin" >/dev/null; then
+    echo "error: Python not found: '$python_bin'. Install Python 3.11 or newer," \
+        "or set PYTHON=/path/to/python3." >&2
+    exit 1
+fi
 if ! "$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     echo "error: Python 3.11 or newer is required, but '$python_bin' is" \
-        "$("$python_bin" --version 2>&1 || echo missing)." \
+        "$("$python_bin" --version 2>&1)." \
         "Install a newer Python or set PYTHON=/path/to/python3." >&2
     exit 1
 fi

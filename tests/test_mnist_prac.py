@@ -70,3 +70,18 @@ def test_batch_of_one_equals_single_image(data_and_network):
 def test_batch_of_100_shape(data_and_network):
     x, _, network = data_and_network
     assert mnist_prac.predict(network, x[:100]).shape == (100, 10)
+
+
+def test_script_without_data_explains(tmp_path):
+    environment = dict(os.environ, COURSE_DATA_DIR=str(tmp_path))
+    completed = subprocess.run(
+        [sys.executable, str(MYMODULES / "mnist_prac.py")],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 1
+    assert "データを用意できませんでした" in completed.stderr
+    assert "t10k-images-idx3-ubyte.gz がありません" in completed.stderr
+    assert "Traceback" not in completed.stderr
