@@ -16,7 +16,6 @@
 """
 
 import hashlib
-import http.client
 import os
 import tempfile
 from dataclasses import dataclass
@@ -248,6 +247,10 @@ def download(spec, path, timeout=DEFAULT_TIMEOUT):
     いったん同じフォルダーの一時ファイルに書き、大きさと SHA-256 が合ってから
     ``os.replace`` で正式な名前にします。途中で失敗しても ``path`` には何も残りません。
     """
+    # Imported here because only downloads need it, and it costs every new kernel
+    # about 20 ms.
+    import http.client
+
     failures = []
     for url in spec.urls:
         descriptor, temporary = tempfile.mkstemp(
