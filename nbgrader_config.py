@@ -56,9 +56,14 @@ c.Autograde.autograde_preprocessors = autograde_preprocessors()
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 40
 
-# What a student sees where a solution was removed.
+# What a student sees where a solution was removed. Its message is the error
+# that each test cell of an unanswered notebook shows.
 c.ClearSolutions.code_stub = {
-    "python": "# ここにコードを書いてください\nraise NotImplementedError()"
+    "python": (
+        "# ここにコードを書いてください\n"
+        'raise NotImplementedError("まだ答えを書いていません。答えのセルの '
+        'raise NotImplementedError の行を消して、答えを書いてください。")'
+    )
 }
 c.ClearSolutions.text_stub = "ここに答えを書いてください。"
 
