@@ -23,6 +23,7 @@ by student, assignment and file, so that nothing is silently graded as 0.
 
 import ast
 import copy
+import json
 import re
 import shutil
 import tempfile
@@ -225,6 +226,10 @@ def read_submission(path):
     except (OSError, UnicodeDecodeError) as error:
         raise IntakeError(f"cannot read '{path.name}': {error}") from error
     try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        raise IntakeError(_json_error_message(path.name, text, error)) from error
+    try:
         original = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
         notebook = nbformat.reads(text, as_version=4)
     except Exception as error:  # nbformat raises several unrelated types
@@ -239,6 +244,47 @@ def read_submission(path):
     if version != "4.5":
         notes.append(f"upgraded notebook format {version} to 4.5")
     return notebook, notes
+
+
+def _json_error_message(filename, text, error):
+    """Return why ``text`` is not JSON, in words an instructor can act on."""
+    if _ends_inside_json(text):
+        line = text.count("\n") + 1
+        # The column of the last character, counted from 1.
+        column = len(text) - text.rfind("\n") - 1
+        return (
+            f"'{filename}' is not a valid Jupyter notebook: the file is cut off "
+            f"(it ends at line {line}, column {column} before the JSON is "
+            "complete, as after an interrupted download); ask the student to "
+            "submit it again"
+        )
+    return (
+        f"'{filename}' is not a valid Jupyter notebook: invalid JSON at line "
+        f"{error.lineno}, column {error.colno} ({error.msg}); ask the student "
+        "to submit it again"
+    )
+
+
+def _ends_inside_json(text):
+    """Return True if ``text`` ends inside a string or an unclosed bracket."""
+    depth = 0
+    in_string = False
+    escaped = False
+    for character in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif character == "\\":
+                escaped = True
+            elif character == '"':
+                in_string = False
+        elif character == '"':
+            in_string = True
+        elif character in "[{":
+            depth += 1
+        elif character in "]}":
+            depth -= 1
+    return in_string or depth > 0
 
 
 def _normalised_source(cell):
@@ -744,10 +790,13 @@ def take_in(submissions_dir, course_root, assignments):
 def student_id_from_name(name):
     """Return an nbgrader student id made from an LMS file or folder name.
 
-    LMS downloads start with the student's name or number, followed by
-    ``_``. The id is the first ``_``-separated part that contains ASCII
-    letters or digits, in lower case, with runs of other characters replaced
-    by ``-``. A name in Japanese ("山田太郎_12345_...") gives the number.
+    LMS downloads start with the student's name, then ``_``, the LMS
+    participant number and ``_`` (``"Sato Hana_30002_..."``). The id is
+    that number when the second ``_``-separated part is ASCII digits only,
+    because names need not be unique. Otherwise the id is the first part
+    that contains ASCII letters or digits, in lower case, with runs of other
+    characters replaced by ``-`` (``"s1234567_week02.ipynb"`` gives
+    ``"s1234567"``).
 
     Parameters
     ----------
@@ -757,13 +806,28 @@ def student_id_from_name(name):
     Returns
     -------
     str
-        For example ``"yamada-taro"``; empty if no part qualifies.
+        For example ``"12345"``; empty if no part qualifies.
     """
-    for part in name.split("_"):
+    parts = name.split("_")
+    if len(parts) > 1 and re.fullmatch(r"[0-9]+", parts[1].strip()):
+        return parts[1].strip()
+    for part in parts:
         student = re.sub(r"[^0-9a-z-]+", "-", part.lower()).strip("-")
         if student:
             return student
     return ""
+
+
+def _lms_participant(name):
+    """Return the part of an LMS name that names one participant.
+
+    That is the name and the participant number (``"Sato Hana_30002"``),
+    or the name alone where there is no number.
+    """
+    parts = name.split("_")
+    if len(parts) > 1 and re.fullmatch(r"[0-9]+", parts[1].strip()):
+        return "_".join(parts[:2])
+    return parts[0]
 
 
 def unpack_lms_archive(archive_path, assignment, destination):
@@ -788,8 +852,15 @@ def unpack_lms_archive(archive_path, assignment, destination):
     -------
     list of str
         One line per skipped member.
+
+    Raises
+    ------
+    IntakeError
+        If two participants give the same student id (two students named
+        alike without participant numbers), which would merge their work.
     """
     skipped = []
+    participants = {}
     with zipfile.ZipFile(archive_path) as archive:
         for member in archive.infolist():
             parts = Path(member.filename).parts
@@ -805,6 +876,15 @@ def unpack_lms_archive(archive_path, assignment, destination):
             if not student:
                 skipped.append(f"skipped '{member.filename}': no student name")
                 continue
+            participant = _lms_participant(parts[0])
+            other = participants.setdefault(student, participant)
+            if other != participant:
+                raise IntakeError(
+                    f"'{other}' and '{participant}' in {archive_path.name} both "
+                    f"give the student id '{student}'; rename one of them in the "
+                    "archive (or download it with participant numbers) and run "
+                    "again"
+                )
             target = destination / student / assignment / parts[-1]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(archive.read(member))

@@ -12,24 +12,32 @@ Steps, each a function below:
    graded again alone, so the error can be reported by name.
 4. ``generate_feedback``: ``nbgrader generate_feedback`` writes HTML
    feedback to ``feedback/``.
-5. ``export_grades``: ``nbgrader export`` writes ``grades.csv``.
+5. ``export_grades``: writes ``grades.csv`` from the gradebook's scores,
+   with each row's status (graded, error or not submitted).
 
 The table at the end is read from the gradebook, with the intake's notes
 and grading errors of each student below it.
 
+The demo class and a real class never share a course folder: a run on the
+demo class writes ``DEMO_MARKER``, and a run with ``--submissions`` stops
+where it finds that file (``--clear`` removes the demo's files).
+
 Usage, from the repository root (the demo class by default)::
 
     python -m grading.pipeline
+    python -m grading.pipeline --clear
     python -m grading.pipeline --submissions /path/to/downloads --assignments week02
 """
 
 import argparse
+import csv
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +51,22 @@ ASSIGNMENTS = ("week01", "week02", "week03", "week04")
 COURSE_ID = "nn-output-layer"
 # Start of the intake note for code that may change what the tests see.
 SUSPICIOUS = "suspicious code"
+# The file that marks a course folder whose gradebook contains the demo class.
+DEMO_MARKER = ".demo-class"
+# Files and folders that grading writes in a course folder: nbgrader's working
+# files and the pipeline's and the report's outputs. ``--clear`` removes these.
+GRADING_OUTPUTS = (
+    "submitted",
+    "autograded",
+    "feedback",
+    "gradebook.db",
+    ".nbgrader.log",
+    "grades.csv",
+    "reports",
+    DEMO_MARKER,
+)
+# Student id under which the intake reports archive members it skipped.
+ARCHIVE_STUDENT = "(archive)"
 
 
 class PipelineError(Exception):
@@ -151,13 +175,23 @@ def take_in(course_root, submissions_dir, assignments):
         result = results.setdefault(
             (report.student, report.assignment), StudentResult()
         )
-        prefix = f"{report.notebook}.ipynb"
-        if report.source_file:
-            prefix += f" (from '{report.source_file}')"
-        result.notes.extend(f"{prefix}: {note}" for note in report.notes())
+        result.notes.extend(_intake_notes(report))
         if report.error:
             result.error = report.error
     return results
+
+
+def _intake_notes(report):
+    """Return the intake's notes of one notebook, each naming the file once."""
+    notebook = f"{report.notebook}.ipynb"
+    notes = report.notes()
+    if not report.source_file or report.source_file == notebook:
+        return [f"{notebook}: {note}" for note in notes]
+    # The prefix names the renamed file, so the intake's own note about the
+    # renaming is left out.
+    prefix = f"'{report.source_file}' graded as {notebook}"
+    notes = [note for note in notes if not note.startswith("graded file ")]
+    return [f"{prefix}: {note}" for note in notes] or [prefix]
 
 
 def take_in_archive(course_root, archive_path, assignments):
@@ -236,12 +270,186 @@ def generate_feedback(course_root):
     )
 
 
-def export_grades(course_root, csv_path):
-    """Export the gradebook to a CSV file with ``nbgrader export``."""
-    _checked(
-        run_nbgrader(course_root, "export", "--to", str(csv_path)),
-        "nbgrader export",
-    )
+def grade_rows(course_root, results):
+    """Return one row per student and assignment, with the grading status.
+
+    The score is the gradebook's. The status is ``graded`` when the
+    submission has an autograded notebook and a gradebook entry, ``error``
+    when it was taken in but not graded, and ``not submitted`` otherwise.
+    So a missing or failed submission never reads as a score of 0.
+
+    Parameters
+    ----------
+    course_root : pathlib.Path
+    results : dict of (str, str) to StudentResult
+        This run's intake notes and errors, whose error messages become the
+        ``reason`` of the rows they concern.
+
+    Returns
+    -------
+    list of dict
+        Keys ``assignment``, ``student_id``, ``last_name``, ``first_name``,
+        ``status``, ``score`` (empty unless graded), ``max_score`` and
+        ``reason``.
+    """
+    scores, max_scores = read_scores(course_root)
+    database = f"sqlite:///{course_root / 'gradebook.db'}"
+    with Gradebook(database, COURSE_ID) as gradebook:
+        names = {
+            student.id: (student.last_name or "", student.first_name or "")
+            for student in gradebook.students
+        }
+    submitted_dir = course_root / "submitted"
+    students = set(names) | {student for student, _ in results}
+    if submitted_dir.is_dir():
+        students |= {path.name for path in submitted_dir.iterdir() if path.is_dir()}
+    students.discard(ARCHIVE_STUDENT)
+
+    rows = []
+    for assignment in sorted(max_scores):
+        for student in sorted(students):
+            result = results.get((student, assignment), StudentResult())
+            graded = (student, assignment) in scores and _autograded_notebooks(
+                course_root, student, assignment
+            )
+            status, score, reason = "not submitted", "", ""
+            if result.error:
+                status, reason = "error", result.error
+            elif graded:
+                status, score = "graded", scores[(student, assignment)][0]
+            elif (submitted_dir / student / assignment).is_dir():
+                # Taken in by an earlier run whose messages are gone.
+                status = "error"
+                reason = "taken in but not graded; run the pipeline again to see why"
+            last_name, first_name = names.get(student, ("", ""))
+            rows.append(
+                {
+                    "assignment": assignment,
+                    "student_id": student,
+                    "last_name": last_name,
+                    "first_name": first_name,
+                    "status": status,
+                    "score": score,
+                    "max_score": max_scores[assignment],
+                    "reason": reason,
+                }
+            )
+    return rows
+
+
+def export_grades(course_root, csv_path, results):
+    """Write every student's status and score per assignment to a CSV file.
+
+    See ``grade_rows`` for the columns. ``nbgrader export`` is not used
+    because it writes 0 for a submission that was never graded.
+    """
+    rows = grade_rows(course_root, results)
+    with open(csv_path, "w", encoding="utf-8", newline="") as file:
+        writer = csv.DictWriter(
+            file,
+            fieldnames=[
+                "assignment",
+                "student_id",
+                "last_name",
+                "first_name",
+                "status",
+                "score",
+                "max_score",
+                "reason",
+            ],
+        )
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def check_course_root(course_root, demo_submissions=None):
+    """Stop before grading would mix the demo class with a real class.
+
+    Parameters
+    ----------
+    course_root : pathlib.Path
+    demo_submissions : pathlib.Path, optional
+        The demo class's submissions when this run grades the demo class;
+        None for a real class.
+
+    Raises
+    ------
+    PipelineError
+        If a real class is to be graded where the demo class was graded, or
+        the demo class where the gradebook contains other students.
+    """
+    clear_command = "python -m grading.pipeline --clear"
+    if course_root.resolve() != PROJECT_ROOT:
+        clear_command += f" --course-root {course_root}"
+    if demo_submissions is None and (course_root / DEMO_MARKER).exists():
+        raise PipelineError(
+            f"{course_root} contains the demo class's grades (gradebook.db, "
+            "submitted/, autograded/, feedback/, grades.csv, reports/), which "
+            "would be mixed with this class's in the table, grades.csv and the "
+            f"class reports. Remove them with '{clear_command}', then run "
+            "this command again."
+        )
+    if demo_submissions is not None:
+        others = sorted(
+            set(_gradebook_students(course_root)) - demo_student_ids(demo_submissions)
+        )
+        if others:
+            raise PipelineError(
+                f"{course_root}/gradebook.db contains {len(others)} students who "
+                f"are not in the demo class ({', '.join(others[:5])}"
+                f"{', ...' if len(others) > 5 else ''}), and the demo class "
+                "would be graded into it. Back up that class's files and remove "
+                f"them with '{clear_command}', or grade the demo class in a copy "
+                "of the course (--course-root)."
+            )
+
+
+def demo_student_ids(submissions_dir):
+    """Return the student ids that the demo class's submissions give.
+
+    These are the folder names and the ids of the students in each LMS
+    archive (``intake.student_id_from_name``).
+    """
+    ids = {path.name for path in submissions_dir.iterdir() if path.is_dir()}
+    for archive_path in submissions_dir.glob("*.zip"):
+        with zipfile.ZipFile(archive_path) as archive:
+            for name in archive.namelist():
+                parts = Path(name).parts
+                if parts:
+                    ids.add(intake.student_id_from_name(parts[0]))
+    return ids
+
+
+def _gradebook_students(course_root):
+    path = course_root / "gradebook.db"
+    if not path.is_file():
+        return []
+    with Gradebook(f"sqlite:///{path}", COURSE_ID) as gradebook:
+        return [student.id for student in gradebook.students]
+
+
+def clear_course(course_root):
+    """Remove the files that grading wrote in ``course_root``.
+
+    Only ``GRADING_OUTPUTS`` are removed; ``source/``, ``release/`` and the
+    submissions' original folder stay.
+
+    Returns
+    -------
+    list of str
+        The names that were removed.
+    """
+    removed = []
+    for name in GRADING_OUTPUTS:
+        path = course_root / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        removed.append(name)
+    return removed
 
 
 def read_scores(course_root):
@@ -275,9 +483,11 @@ def read_scores(course_root):
 def format_table(scores, max_scores, results):
     """Return the table of students and scores, then the notes per student.
 
-    A score is shown as ``ERROR`` when grading failed. A ``*`` marks a score
-    with notes below the table, and a ``!`` one whose notebook contains
-    suspicious code, because the score may be wrong and needs a check by hand.
+    Each cell is a score, ``ERROR`` (taken in or run, but not graded) or
+    ``-`` (nothing submitted). A ``*`` marks a score with notes below the
+    table, and a ``!`` one whose notebook contains suspicious code, because
+    the score may be wrong and needs a check by hand. A legend under the
+    table explains these marks.
     """
     assignments = sorted(max_scores)
     students = sorted({student for student, _ in scores} | {s for s, _ in results})
@@ -317,6 +527,12 @@ def format_table(scores, max_scores, results):
             )
         )
 
+    lines.append("")
+    lines.append(
+        "ERROR: not graded (the reason is below); -: nothing submitted; "
+        "*: graded, with notes below; !: graded, but the notebook contains "
+        "suspicious code, so check the score by hand."
+    )
     noted = [
         (key, result)
         for key, result in sorted(results.items())
@@ -324,10 +540,7 @@ def format_table(scores, max_scores, results):
     ]
     if noted:
         lines.append("")
-        lines.append(
-            "Notes (* and ! above; ERROR: the notebook was not graded; "
-            "! : check the score by hand):"
-        )
+        lines.append("Notes:")
         for (student, assignment), result in noted:
             messages = list(result.notes)
             if result.error and f"ERROR: {result.error}" not in " ".join(messages):
@@ -337,23 +550,59 @@ def format_table(scores, max_scores, results):
     return "\n".join(lines)
 
 
-def run_pipeline(course_root, submissions_dir, assignments, csv_path=None):
-    """Run all steps and return the printed table as a string."""
+def run_pipeline(course_root, submissions_dir, assignments, csv_path=None, demo=False):
+    """Run all steps and return the printed table as a string.
+
+    Parameters
+    ----------
+    course_root, submissions_dir : pathlib.Path or str
+    assignments : list of str
+    csv_path : pathlib.Path or str, optional
+        Default: ``grades.csv`` in the course folder.
+    demo : bool
+        True when ``submissions_dir`` is the demo class; see
+        ``check_course_root``.
+
+    Raises
+    ------
+    PipelineError
+        If a step failed for the whole class, including a grading run that
+        graded no submission for one shared reason (no sandbox, say).
+    """
     course_root = Path(course_root).resolve()
     submissions_dir = Path(submissions_dir).resolve()
     csv_path = Path(csv_path or course_root / "grades.csv").resolve()
 
+    check_course_root(course_root, submissions_dir if demo else None)
+    if demo:
+        (course_root / DEMO_MARKER).write_text(
+            "The gradebook in this folder contains the demo class "
+            "(python -m grading.pipeline).\n",
+            encoding="utf-8",
+        )
     generate_release(course_root, assignments)
-    if submissions_dir.suffix.lower() == ".zip":
-        results = take_in_archive(course_root, submissions_dir, assignments)
-    else:
-        results = take_in(course_root, submissions_dir, assignments)
+    try:
+        if submissions_dir.suffix.lower() == ".zip":
+            results = take_in_archive(course_root, submissions_dir, assignments)
+        else:
+            results = take_in(course_root, submissions_dir, assignments)
+    except intake.IntakeError as error:
+        raise PipelineError(str(error)) from error
     graded = [key for key, result in sorted(results.items()) if not result.error]
     if graded:
-        for key, message in autograde(course_root, graded).items():
+        errors = autograde(course_root, graded)
+        for key, message in errors.items():
             results[key].error = message
-        generate_feedback(course_root)
-    export_grades(course_root, csv_path)
+        reasons = set(errors.values())
+        if len(errors) == len(graded) and len(reasons) == 1:
+            raise PipelineError(
+                f"nbgrader autograde graded none of the {len(graded)} "
+                f"submissions: {reasons.pop()}"
+            )
+        # Feedback needs at least one autograded notebook.
+        if len(errors) < len(graded):
+            generate_feedback(course_root)
+    export_grades(course_root, csv_path, results)
     scores, max_scores = read_scores(course_root)
     return format_table(scores, max_scores, results)
 
@@ -383,14 +632,32 @@ def main(argv=None):
         type=Path,
         help="where to export grades (default: grades.csv in the course folder)",
     )
+    parser.add_argument(
+        "--clear",
+        action="store_true",
+        help="remove what grading wrote in the course folder ("
+        + ", ".join(GRADING_OUTPUTS)
+        + "), keeping source/ and release/, then stop",
+    )
     arguments = parser.parse_args(argv)
 
+    if arguments.clear:
+        removed = clear_course(arguments.course_root.resolve())
+        print(
+            f"removed from {arguments.course_root}: {', '.join(removed) or 'nothing'}"
+        )
+        return 0
+    demo = arguments.submissions is None
     submissions = (
         arguments.submissions or arguments.course_root / "demo" / "submissions"
     )
     try:
         table = run_pipeline(
-            arguments.course_root, submissions, arguments.assignments, arguments.csv
+            arguments.course_root,
+            submissions,
+            arguments.assignments,
+            arguments.csv,
+            demo=demo,
         )
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -566,7 +566,13 @@ def main(argv=None):
     results = load_results(db_url, course_root / "source")
     found = write_report(results, output)
     for mistake, student_ids in found.items():
-        logger.info("students with %s: %d", mistake.key, len(student_ids))
+        logger.info(
+            "%s, %s: %d of %d graded students",
+            week_label(mistake.assignment),
+            mistake.label,
+            len(student_ids),
+            len(results.submissions_of(mistake.assignment)),
+        )
     logger.info("wrote %s and %s", output / "instructor", output / "anonymous")
     return 0
 

@@ -87,6 +87,20 @@ def test_read_invalid_json(tmp_path):
         intake.read_submission(path)
 
 
+def test_read_cut_off_file(tmp_path):
+    path = tmp_path / "week01.ipynb"
+    path.write_text('{\n "cells": [\n  {"source": "imp', encoding="utf-8")
+    with pytest.raises(intake.IntakeError, match="ends at line 3, column 17"):
+        intake.read_submission(path)
+
+
+def test_read_invalid_json_position(tmp_path):
+    path = tmp_path / "week01.ipynb"
+    path.write_text('{\n "cells": [,]\n}', encoding="utf-8")
+    with pytest.raises(intake.IntakeError, match="invalid JSON at line 2, column"):
+        intake.read_submission(path)
+
+
 def test_read_format_3_upgraded(tmp_path):
     notebook = answered(PROJECT_ROOT, "week01")
     path = tmp_path / "week01.ipynb"
@@ -246,9 +260,10 @@ def test_suspicious_test_name_defined():
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("Yamada Taro_12345_assignsubmission_file_", "yamada-taro"),
-        ("yamadataro_12345_67890_week02.ipynb", "yamadataro"),
+        ("Yamada Taro_12345_assignsubmission_file_", "12345"),
+        ("yamadataro_12345_67890_week02.ipynb", "12345"),
         ("s1234567_week02.ipynb", "s1234567"),
+        ("Yamada Taro_week02.ipynb", "yamada-taro"),
         ("山田太郎_12345_assignsubmission_file_", "12345"),
     ],
 )
@@ -268,7 +283,28 @@ def test_unpack_lms_archive_layouts(tmp_path):
         for path in (tmp_path / "class").rglob("*.ipynb")
     )
     assert found == [
-        "suzuki/week02/suzuki_678_Copy of week02.ipynb",
-        "yamada-taro/week02/week02.ipynb",
+        "12345/week02/week02.ipynb",
+        "678/week02/suzuki_678_Copy of week02.ipynb",
     ]
     assert skipped == ["skipped '../escape.ipynb': unsafe path"]
+
+
+def test_unpack_same_name_two_numbers(tmp_path):
+    archive_path = tmp_path / "downloads.zip"
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        archive.writestr("Sato Hana_30002_file_/Copy of week02.ipynb", "{}")
+        archive.writestr("Sato Hana_30003_file_/week02 (2).ipynb", "{}")
+    intake.unpack_lms_archive(archive_path, "week02", tmp_path / "class")
+    students = sorted(path.name for path in (tmp_path / "class").iterdir())
+    assert students == ["30002", "30003"]
+
+
+def test_unpack_same_id_rejected(tmp_path):
+    archive_path = tmp_path / "downloads.zip"
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        archive.writestr("Sato Hana_week02.ipynb", "{}")
+        archive.writestr("sato.hana_week02 (1).ipynb", "{}")
+    with pytest.raises(intake.IntakeError) as error:
+        intake.unpack_lms_archive(archive_path, "week02", tmp_path / "class")
+    assert "'Sato Hana'" in str(error.value)
+    assert "'sato.hana'" in str(error.value)
