@@ -97,6 +97,8 @@ class IntakeReport:
     assignment: str
     notebook: str
     source_file: str = ""
+    # The student's name as an LMS archive gives it; empty for folders.
+    student_name: str = ""
     repairs: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     error: str = ""
@@ -761,6 +763,7 @@ def take_in(submissions_dir, course_root, assignments):
         id ``(archive)``.
     """
     reports = []
+    student_names = {}
     with tempfile.TemporaryDirectory() as unpacked:
         folders = [path for path in submissions_dir.iterdir() if path.is_dir()]
         for archive_path in sorted(submissions_dir.glob("*.zip")):
@@ -768,7 +771,9 @@ def take_in(submissions_dir, course_root, assignments):
             if assignment not in assignments:
                 continue
             destination = Path(unpacked) / archive_path.stem
-            skipped = unpack_lms_archive(archive_path, assignment, destination)
+            skipped = unpack_lms_archive(
+                archive_path, assignment, destination, student_names
+            )
             folders.extend(path for path in destination.iterdir() if path.is_dir())
             if skipped:
                 report = IntakeReport("(archive)", assignment, archive_path.stem)
@@ -778,12 +783,14 @@ def take_in(submissions_dir, course_root, assignments):
         for student_dir in sorted(folders, key=lambda path: path.name):
             for assignment in assignments:
                 assignment_dir = student_dir / assignment
-                if assignment_dir.is_dir():
-                    reports.extend(
-                        take_in_student(
-                            assignment_dir, student_dir.name, assignment, course_root
-                        )
-                    )
+                if not assignment_dir.is_dir():
+                    continue
+                student_reports = take_in_student(
+                    assignment_dir, student_dir.name, assignment, course_root
+                )
+                for report in student_reports:
+                    report.student_name = student_names.get(student_dir.name, "")
+                reports.extend(student_reports)
     return reports
 
 
@@ -830,7 +837,7 @@ def _lms_participant(name):
     return parts[0]
 
 
-def unpack_lms_archive(archive_path, assignment, destination):
+def unpack_lms_archive(archive_path, assignment, destination, student_names=None):
     """Unpack one assignment's LMS zip download as ``<student>/<assignment>/``.
 
     Two layouts are read: a folder per student
@@ -847,6 +854,9 @@ def unpack_lms_archive(archive_path, assignment, destination):
         The assignment that the archive belongs to.
     destination : pathlib.Path
         An empty folder that receives the layout ``take_in`` reads.
+    student_names : dict of str to str, optional
+        Receives each student id's name as the archive gives it
+        (``"20001"`` to ``"Hirano Ken"``).
 
     Returns
     -------
@@ -885,6 +895,8 @@ def unpack_lms_archive(archive_path, assignment, destination):
                     "archive (or download it with participant numbers) and run "
                     "again"
                 )
+            if student_names is not None:
+                student_names[student] = parts[0].split("_")[0].strip()
             target = destination / student / assignment / parts[-1]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(archive.read(member))

@@ -79,6 +79,8 @@ class StudentResult:
 
     notes: list = field(default_factory=list)
     error: str = ""
+    # The student's name from an LMS archive, or "".
+    name: str = ""
 
 
 def run_nbgrader(course_root, *arguments):
@@ -176,6 +178,7 @@ def take_in(course_root, submissions_dir, assignments):
             (report.student, report.assignment), StudentResult()
         )
         result.notes.extend(_intake_notes(report))
+        result.name = result.name or report.student_name
         if report.error:
             result.error = report.error
     return results
@@ -192,6 +195,38 @@ def _intake_notes(report):
     prefix = f"'{report.source_file}' graded as {notebook}"
     notes = [note for note in notes if not note.startswith("graded file ")]
     return [f"{prefix}: {note}" for note in notes] or [prefix]
+
+
+def record_student_names(course_root, results):
+    """Store the students' names from LMS archives in the gradebook.
+
+    The whole name goes into ``last_name``, because an LMS download does not
+    say which part is the family name. The class report, ``grades.csv`` and
+    the table then show it next to the participant number.
+    """
+    named = {
+        student: result.name
+        for (student, _), result in results.items()
+        if result.name and student != ARCHIVE_STUDENT
+    }
+    if not named:
+        return
+    database = f"sqlite:///{course_root / 'gradebook.db'}"
+    with Gradebook(database, COURSE_ID) as gradebook:
+        for student, name in sorted(named.items()):
+            gradebook.update_or_create_student(student, last_name=name)
+
+
+def read_student_names(course_root):
+    """Return the gradebook's student names by id, family name first."""
+    database = f"sqlite:///{course_root / 'gradebook.db'}"
+    with Gradebook(database, COURSE_ID) as gradebook:
+        return {
+            student.id: " ".join(
+                part for part in (student.last_name, student.first_name) if part
+            )
+            for student in gradebook.students
+        }
 
 
 def take_in_archive(course_root, archive_path, assignments):
@@ -480,21 +515,23 @@ def read_scores(course_root):
     return scores, max_scores
 
 
-def format_table(scores, max_scores, results):
+def format_table(scores, max_scores, results, names=None):
     """Return the table of students and scores, then the notes per student.
 
     Each cell is a score, ``ERROR`` (taken in or run, but not graded) or
     ``-`` (nothing submitted). A ``*`` marks a score with notes below the
     table, and a ``!`` one whose notebook contains suspicious code, because
     the score may be wrong and needs a check by hand. A legend under the
-    table explains these marks.
+    table explains these marks. A student's name from ``names`` (student id
+    to name) follows the id.
     """
+    names = names or {}
     assignments = sorted(max_scores)
     students = sorted({student for student, _ in scores} | {s for s, _ in results})
     header = ["student", *assignments, "total"]
     rows = []
     for student in students:
-        row = [student]
+        row = [f"{student} ({names[student]})" if names.get(student) else student]
         total = 0.0
         for assignment in assignments:
             result = results.get((student, assignment), StudentResult())
@@ -588,6 +625,7 @@ def run_pipeline(course_root, submissions_dir, assignments, csv_path=None, demo=
             results = take_in(course_root, submissions_dir, assignments)
     except intake.IntakeError as error:
         raise PipelineError(str(error)) from error
+    record_student_names(course_root, results)
     graded = [key for key, result in sorted(results.items()) if not result.error]
     if graded:
         errors = autograde(course_root, graded)
@@ -604,7 +642,7 @@ def run_pipeline(course_root, submissions_dir, assignments, csv_path=None, demo=
             generate_feedback(course_root)
     export_grades(course_root, csv_path, results)
     scores, max_scores = read_scores(course_root)
-    return format_table(scores, max_scores, results)
+    return format_table(scores, max_scores, results, read_student_names(course_root))
 
 
 def main(argv=None):

@@ -26,6 +26,9 @@ DEMO_MISTAKES = {
 }
 
 DEMO_STUDENTS = ("aoki", "baba", "chiba", "doi", "endo", "fujii")
+# The students of demo/submissions/week03.zip: LMS participant number (the
+# student id) to the name in the archive.
+DEMO_ARCHIVE_STUDENTS = {"20001": "Hirano Ken", "20002": "ishii"}
 
 _graded_courses = {}
 

@@ -27,6 +27,8 @@ from grading.pipeline import (
     format_table,
     main,
     read_scores,
+    read_student_names,
+    record_student_names,
     take_in,
     take_in_archive,
 )
@@ -741,6 +743,23 @@ def test_archive_same_name_kept_apart(tmp_path):
         archive.writestr("Sato Hana_30003_file_/week02 (2).ipynb", notebook)
     results = take_in_archive(course, archive_path, ["week02"])
     assert sorted(results) == [("30002", "week02"), ("30003", "week02")]
+
+
+def test_archive_names_recorded(tmp_path):
+    course = copy_course(tmp_path / "course")
+    archive_path = tmp_path / "download.zip"
+    notebook = nbformat.writes(answered(course, "week02"))
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        archive.writestr("Sato Hana_30002_Copy of week02.ipynb", notebook)
+    results = take_in_archive(course, archive_path, ["week02"])
+    record_student_names(course, results)
+    assert read_student_names(course) == {"30002": "Sato Hana"}
+
+
+def test_table_shows_name():
+    scores = {("30002", "week02"): (10.0, 10.0)}
+    table = format_table(scores, {"week02": 10.0}, {}, {"30002": "Sato Hana"})
+    assert "30002 (Sato Hana)  10/10" in table
 
 
 def test_renamed_file_named_once(tmp_path):

@@ -11,7 +11,12 @@ import sys
 import nbformat
 import pytest
 from conftest import PROJECT_ROOT
-from demo_helpers import DEMO_MISTAKES, DEMO_STUDENTS, graded_demo_course
+from demo_helpers import (
+    DEMO_ARCHIVE_STUDENTS,
+    DEMO_MISTAKES,
+    DEMO_STUDENTS,
+    graded_demo_course,
+)
 from report_helpers import ABS_MISTAKE, ASSIGNMENT, STUDENTS, build_tiny_course
 from test_pipeline import WRONG_ANSWERS
 
@@ -257,3 +262,18 @@ def test_demo_anonymous_has_no_ids(demo_report):
         text = path.read_text(encoding="utf-8-sig")
         for student_id in DEMO_STUDENTS:
             assert student_id not in text, f"{student_id} in {path.name}"
+
+
+def test_demo_archive_students_named(demo_report):
+    rows = read_csv(demo_report / "instructor" / "scores.csv")
+    names = {row["student_id"]: row["student_name"] for row in rows}
+    for student_id, name in DEMO_ARCHIVE_STUDENTS.items():
+        assert names[student_id] == name, student_id
+
+
+def test_demo_anonymous_has_no_archive_names(demo_report):
+    for path in text_files(demo_report / "anonymous"):
+        text = path.read_text(encoding="utf-8-sig")
+        for student_id, name in DEMO_ARCHIVE_STUDENTS.items():
+            assert student_id not in text, f"{student_id} in {path.name}"
+            assert name not in text, f"{name} in {path.name}"
