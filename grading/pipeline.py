@@ -633,9 +633,10 @@ def run_pipeline(course_root, submissions_dir, assignments, csv_path=None, demo=
             results[key].error = message
         reasons = set(errors.values())
         if len(errors) == len(graded) and len(reasons) == 1:
+            reason = reasons.pop().removeprefix("autograde failed: ")
             raise PipelineError(
-                f"nbgrader autograde graded none of the {len(graded)} "
-                f"submissions: {reasons.pop()}"
+                f"nbgrader autograde graded no submission ({len(graded)} taken "
+                f"in), and every one failed with: {reason}"
             )
         # Feedback needs at least one autograded notebook.
         if len(errors) < len(graded):
