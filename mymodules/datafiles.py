@@ -97,9 +97,9 @@ def resolve_data_folder(data_dir=None):
     if env_value:
         path = Path(env_value).expanduser().resolve()
         if not path.is_dir():
-            what = "はフォルダーではありません" if path.exists() else "がありません"
+            reason = "はフォルダーではありません" if path.exists() else "がありません"
             raise FileNotFoundError(
-                f"環境変数 {ENV_DATA_DIR} が指す {path} {what}。"
+                f"環境変数 {ENV_DATA_DIR} が指す {path} {reason}。"
                 "mnist/*.gz と sample_weight.pkl の入ったフォルダーを指定するか、"
                 f"{ENV_DATA_DIR} を消して自動ダウンロードを使ってください。"
             )

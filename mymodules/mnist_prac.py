@@ -95,7 +95,7 @@ def main():
         x, t = get_data()
         network = init_network()
     except (OSError, ValueError) as error:
-        # The loaders' messages already say which file failed and what to do.
+        # The loaders' messages already name the file that failed and the fix.
         print(f"データを用意できませんでした。\n{error}", file=sys.stderr)
         sys.exit(1)
     print("Accuracy:" + str(accuracy_one_by_one(network, x, t)))

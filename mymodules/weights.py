@@ -40,7 +40,7 @@ EXPECTED_SHAPES = {
 }
 EXPECTED_DTYPE = np.dtype(np.float32)
 
-# A weight file holds a handful of arrays, each a few dozen pickle opcodes
+# A weight file contains a handful of arrays, each a few dozen pickle opcodes
 # (the real file has 134 to 252, depending on the pickle protocol). A limit
 # far above that rejects deeply nested payloads before they are unpickled.
 MAX_OPCODES = 2000
@@ -62,9 +62,9 @@ class _NdarrayToken:
     """``numpy.ndarray`` の代わりに渡す目印。呼び出せないので配列を直接作れない。"""
 
 
-def _unsafe(what):
+def _unsafe(description):
     return UnsafePickleError(
-        f"このファイルは NumPy の数値の配列以外のもの（{what}）を読み込もうと"
+        f"このファイルは NumPy の数値の配列以外のもの（{description}）を読み込もうと"
         "しました。安全のため読み込みを中止しました。"
         "正しい sample_weight.pkl を入手し直してください。"
     )

@@ -25,7 +25,7 @@ fi
 # Install the Debian packages named in $system_packages (set by the sourcing
 # script) when they are missing: bubblewrap sandboxes the grading kernels, and
 # Chromium with a Japanese font runs the browser test. Only root on a Debian or
-# Ubuntu machine can install them here; anyone else is told what is missing.
+# Ubuntu machine can install them here; anyone else sees a list of what is missing.
 missing_packages=()
 for package in ${system_packages:-}; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then

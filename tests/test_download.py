@@ -1,7 +1,7 @@
 """Tests of datafiles.fetch against a real HTTP server on 127.0.0.1.
 
-The server plays several mirrors at once: each URL prefix answers in its own
-way (the right file, an HTML error page, a truncated file, 403, no answer).
+The server plays several mirrors at once: each URL prefix responds in its own
+way (the right file, an HTML error page, a truncated file, 403, no response).
 """
 
 import os
@@ -25,7 +25,7 @@ TIMEOUT_SECONDS = 0.5
 
 
 class MirrorHandler(BaseHTTPRequestHandler):
-    """Answer by the first path segment: good, html, truncated, forbidden, slow."""
+    """Respond according to the first path segment: good, html, truncated, forbidden, slow."""
 
     def do_GET(self):
         behaviour = self.path.strip("/").split("/")[0]
@@ -45,7 +45,7 @@ class MirrorHandler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
-            # The client timed out on the slow answer and closed the socket.
+            # The client timed out on the slow response and closed the socket.
             pass
 
     def send_endless_body(self):
